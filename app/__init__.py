@@ -1,0 +1,103 @@
+"""Tradeoff: choose a technology together, with evidence, and keep the signed-off decision."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.pool import StaticPool
+
+from app import auth, cli, errors, main, reviews, teams
+from app.access import can, current_role
+from app.config import Config, instance_secret_key
+from app.extensions import csrf, db, htmx, limiter, login_manager, migrate, socketio
+from app.models import ROLES, STEPS
+from app.services import presence
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the app. ``config`` defaults to the environment (see app/config.py)."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("TRADEOFF_INSTANCE_PATH", str(ROOT / "instance")),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    configure(app, config or Config())
+    register_extensions(app)
+    register_blueprints(app)
+    register_errors(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def configure(app: Flask, config: Config) -> None:
+    app.config.from_object(config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        if app.config["PRODUCTION"]:
+            raise RuntimeError("Set SECRET_KEY in the environment for production.")
+        app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        path = Path(app.instance_path) / "tradeoff.sqlite3"
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite"):
+        options = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        if uri in ("sqlite://", "sqlite:///:memory:"):
+            options["poolclass"] = StaticPool
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL lets readers work while one writer writes; busy_timeout makes writers wait for the
+    lock instead of failing with "database is locked"."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    origins = app.config["SOCKETIO_ALLOWED_ORIGINS"] or None
+    socketio.init_app(
+        app,
+        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+        message_queue=app.config["REDIS_URL"],
+        cors_allowed_origins=origins,
+        manage_session=False,
+    )
+    app.extensions["tradeoff.presence"] = presence.create_store(app.config["REDIS_URL"])
+
+
+def register_blueprints(app: Flask) -> None:
+    for module in (main, auth, teams, reviews):
+        app.register_blueprint(module.bp)
+
+
+def register_errors(app: Flask) -> None:
+    errors.register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    app.jinja_env.globals.update(can=can, current_role=current_role, ROLES=ROLES, STEPS=STEPS)
+
+
+def register_commands(app: Flask) -> None:
+    cli.register(app)

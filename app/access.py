@@ -1,0 +1,148 @@
+"""Access rules, declared on every view and socket event.
+
+``@access("review:member")`` both enforces the rule and records it on the view, so the
+access-matrix test can read every endpoint's rule from ``app.url_map`` and fail for a route
+that has none. Rules:
+
+- ``public``: anyone;
+- ``login``: any logged-in user;
+- ``team:<role>``: a member of the team in the URL with at least that role;
+- ``review:<role>``: a member of the review's team with at least that role.
+
+A non-member gets 404 (a team's existence is not revealed), a member below the role 403,
+an anonymous visitor the login page (401 for htmx and JSON).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import wraps
+
+from flask import abort, g
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+
+from app.extensions import db, login_manager, socketio
+from app.models import Membership, Review, Role, Team
+
+SCOPES = ("public", "login", "team", "review")
+
+
+@dataclass(frozen=True)
+class Rule:
+    scope: str
+    role: Role | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Rule:
+        scope, _, role = text.partition(":")
+        if scope not in SCOPES or (scope in ("team", "review")) != bool(role):
+            raise ValueError(f"bad access rule {text!r}")
+        return cls(scope, Role(role) if role else None)
+
+    def allows(self, role: Role | None) -> bool:
+        return self.role is None or (role is not None and role.at_least(self.role))
+
+
+def membership_for(team_id: int, user) -> Membership | None:
+    if not user.is_authenticated:
+        return None
+    return db.session.scalar(
+        db.select(Membership).where(Membership.team_id == team_id, Membership.user_id == user.id)
+    )
+
+
+def load_scope(rule: Rule, kwargs: dict, user) -> Membership | None:
+    """Resolve the team or review named in ``kwargs`` (replacing the id with the object) and
+    check the user's role; aborts 404/403. Shared by views and socket events."""
+    if rule.scope == "team":
+        obj = db.session.get(Team, kwargs.pop("team_id"))
+        team_id, key = (obj.id if obj else None), "team"
+    else:
+        obj = db.session.get(Review, kwargs.pop("review_id"))
+        team_id, key = (obj.team_id if obj else None), "review"
+    found = membership_for(team_id, user) if obj else None
+    if found is None:
+        abort(404)
+    if not rule.allows(found.role_enum):
+        abort(403)
+    kwargs[key] = obj
+    return found
+
+
+def access(text: str):
+    """Declare and enforce who may call a view (see module docstring)."""
+    rule = Rule.parse(text)
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if rule.scope != "public" and not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if rule.scope in ("team", "review"):
+                g.membership = load_scope(rule, kwargs, current_user)
+            return view(*args, **kwargs)
+
+        wrapper.access_rule = rule
+        return wrapper
+
+    return decorate
+
+
+def current_role() -> Role | None:
+    found = getattr(g, "membership", None)
+    return found.role_enum if found else None
+
+
+def can(role: Role | str) -> bool:
+    """For templates: may the current viewer do what needs ``role``?"""
+    mine = current_role()
+    return mine is not None and mine.at_least(Role(role))
+
+
+# Socket.IO events: name -> rule, filled by @socket_event at import (like Flask's url_map).
+SOCKET_RULES: dict[str, Rule] = {}
+
+
+class SocketDenied(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def check_socket_access(rule: Rule, review_id) -> tuple[Review, Membership]:
+    """The same check as views, for a socket: raises SocketDenied (401/403/404)."""
+    if not current_user.is_authenticated:
+        raise SocketDenied(401, "log in first")
+    try:
+        kwargs = {"review_id": int(review_id)}
+    except (TypeError, ValueError):
+        raise SocketDenied(400, "name the review") from None
+    try:
+        found = load_scope(rule, kwargs, current_user)
+    except HTTPException as err:
+        raise SocketDenied(err.code or 403, "not allowed") from None
+    return kwargs["review"], found
+
+
+def socket_event(name: str, text: str):
+    """Register a Socket.IO event with its access rule. The handler receives the review and
+    the payload; a refused call gets ``{"ok": false, "error": ...}`` as its acknowledgement."""
+    rule = Rule.parse(text)
+    SOCKET_RULES[name] = rule
+
+    def decorate(handler):
+        @wraps(handler)
+        def wrapper(data=None):
+            payload = data if isinstance(data, dict) else {}
+            try:
+                review, g.membership = check_socket_access(rule, payload.get("review_id"))
+            except SocketDenied as err:
+                return {"ok": False, "status": err.status, "error": err.message}
+            return handler(review, payload)
+
+        wrapper.access_rule = rule
+        socketio.on(name)(wrapper)
+        return wrapper
+
+    return decorate

@@ -1,0 +1,37 @@
+"""Shared form helpers: one FlaskForm per input lives in each blueprint's forms.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask_wtf import FlaskForm
+
+from app.services.errors import Invalid
+
+T = TypeVar("T")
+
+
+class EmptyForm(FlaskForm):
+    """A POST-only button: nothing but the CSRF token."""
+
+
+def attempt(form: FlaskForm, action: Callable[[], T]) -> T | None:
+    """Validate ``form`` and run ``action``; an Invalid from the service becomes a form error
+    on its field (or the form as a whole). Returns the action's result, or None."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        return action()
+    except Invalid as err:
+        field = getattr(form, err.field, None) if err.field else None
+        if field is not None:
+            field.errors = [*field.errors, err.message]
+        else:
+            form.form_errors.append(err.message)
+        return None
+
+
+def form_status(form: FlaskForm) -> int:
+    """422 when a submitted form has errors, so that clients and tests can tell."""
+    return 422 if form.is_submitted() and form.errors else 200

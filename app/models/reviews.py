@@ -1,0 +1,106 @@
+"""A review: one decision a team is working towards, walked through five steps."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import utcnow
+from app.models.types import UTCDateTime
+
+
+class Step(StrEnum):
+    CONSTRAINTS = "constraints"
+    MAPPING = "mapping"
+    PROTOTYPES = "prototypes"
+    BENCHMARKS = "benchmarks"
+    VOTE = "vote"
+
+    @property
+    def number(self) -> int:
+        return STEPS.index(self) + 1
+
+    @property
+    def label(self) -> str:
+        return STEP_LABELS[self]
+
+
+STEPS: list[Step] = list(Step)
+STEP_LABELS = {
+    Step.CONSTRAINTS: "Constraints",
+    Step.MAPPING: "Mapping",
+    Step.PROTOTYPES: "Prototypes",
+    Step.BENCHMARKS: "Benchmarks",
+    Step.VOTE: "Vote & sign-off",
+}
+
+
+class ReviewStatus(StrEnum):
+    DRAFT = "draft"
+    IN_PROGRESS = "in_progress"
+    VOTING = "voting"
+    SIGNED_OFF = "signed_off"
+    ARCHIVED = "archived"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+def _in(values) -> str:
+    return ", ".join(f"'{v.value}'" for v in values)
+
+
+class Review(db.Model):
+    __tablename__ = "reviews"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_in(ReviewStatus)})", name="status"),
+        CheckConstraint(f"current_step IN ({_in(Step)})", name="current_step"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(120))
+    question: Mapped[str] = mapped_column(Text, default="")
+    template: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), default=ReviewStatus.DRAFT.value)
+    current_step: Mapped[str] = mapped_column(String(16), default=Step.CONSTRAINTS.value)
+    revisit_on: Mapped[date | None] = mapped_column()
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    team: Mapped[Team] = relationship(back_populates="reviews")  # noqa: F821
+    created_by: Mapped[User | None] = relationship()  # noqa: F821
+    candidates: Mapped[list[Candidate]] = relationship(
+        back_populates="review", cascade="all, delete-orphan", order_by="Candidate.position"
+    )
+
+    @property
+    def step(self) -> Step:
+        return Step(self.current_step)
+
+    @property
+    def status_enum(self) -> ReviewStatus:
+        return ReviewStatus(self.status)
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.status in (ReviewStatus.SIGNED_OFF, ReviewStatus.ARCHIVED)
+
+
+class Candidate(db.Model):
+    __tablename__ = "candidates"
+    __table_args__ = (UniqueConstraint("review_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    description: Mapped[str] = mapped_column(String(300), default="")
+    position: Mapped[int] = mapped_column(default=0)
+
+    review: Mapped[Review] = relationship(back_populates="candidates")

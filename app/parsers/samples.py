@@ -1,0 +1,242 @@
+"""Aggregation of raw per-request samples into the normalized run, in bounded memory.
+
+Used by every raw-sample format (k6 NDJSON/CSV, JMeter JTL, Gatling logs, hey CSV). Memory
+does not grow with the number of samples:
+
+* latencies go into log-bucketed histograms (:mod:`app.parsers.histogram`), one for the run
+  and one per endpoint; endpoints beyond :data:`MAX_ENDPOINTS` are folded into one row;
+* the time series starts with 1-second buckets; when more than :data:`MAX_TIME_BUCKETS` are
+  in use, the bucket width doubles and neighbours merge, so a long run gives wider points;
+* distinct status codes and error messages are capped, the rest folded into "(other ...)".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from app.parsers.histogram import LogHistogram, method_description
+from app.parsers.model import Endpoint, Latency, ParsedRun, Point, Summary, error_rate
+
+MAX_ENDPOINTS = 500
+MAX_TIME_BUCKETS = 2048
+MAX_DISTINCT = 200
+MAX_MESSAGE_CHARS = 300
+OTHER_ENDPOINTS = "(other endpoints)"
+RELATIVE_ERROR = 0.01
+SERIES_RELATIVE_ERROR = 0.05
+
+EndpointKey = tuple[str | None, str]
+
+
+@dataclass
+class _Tally:
+    """Counts and latencies for one endpoint or one time bucket."""
+
+    relative_error: float
+    requests: int = 0
+    failures: int = 0
+    users: int | None = None
+    latency: LogHistogram = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.latency = LogHistogram(self.relative_error)
+
+    def merge(self, other: _Tally) -> None:
+        self.requests += other.requests
+        self.failures += other.failures
+        self.latency.merge(other.latency)
+        if other.users is not None:
+            self.users = other.users if self.users is None else max(self.users, other.users)
+
+
+def latency_of(histogram: LogHistogram) -> Latency:
+    """Latency figures from a histogram (all None when it is empty)."""
+    return Latency(
+        avg=histogram.mean,
+        min=histogram.min,
+        p50=histogram.percentile(0.50),
+        p90=histogram.percentile(0.90),
+        p95=histogram.percentile(0.95),
+        p99=histogram.percentile(0.99),
+        max=histogram.max,
+    )
+
+
+class RunAccumulator:
+    """Collects samples one at a time; :meth:`fill` writes the figures into a ParsedRun.
+
+    Times are epoch seconds (floats), latencies milliseconds. Callers validate values
+    first (the histogram raises ValueError for negative or NaN values).
+    """
+
+    def __init__(self) -> None:
+        self.overall = _Tally(RELATIVE_ERROR)
+        self.first_s: float | None = None
+        self.last_s: float | None = None
+        self.max_users: int | None = None
+        self._endpoints: dict[EndpointKey, _Tally] = {}
+        self._folded_endpoints = False
+        self._width = 1
+        self._buckets: dict[int, _Tally] = {}
+        self._key_range: tuple[int, int] | None = None
+        self.status_codes: dict[str, int] = {}
+        self.errors: dict[str, int] = {}
+
+    # -- recording ---------------------------------------------------------------------
+    def span(self, *times_s: float) -> None:
+        """Extend the run's time window to include ``times_s``."""
+        for t in times_s:
+            self.first_s = t if self.first_s is None or t < self.first_s else self.first_s
+            self.last_s = t if self.last_s is None or t > self.last_s else self.last_s
+
+    def request(self, t_s: float, key: EndpointKey, weight: int = 1, status: str | None = None) -> None:
+        """Count ``weight`` requests at time ``t_s`` for endpoint ``key``."""
+        self.overall.requests += weight
+        self._endpoint(key).requests += weight
+        self._bucket(t_s).requests += weight
+        if status is not None:
+            _bump(self.status_codes, status, weight, "(other status codes)")
+
+    def failure(self, t_s: float, key: EndpointKey, weight: int = 1, message: str | None = None) -> None:
+        """Count ``weight`` failed requests (already counted by :meth:`request`)."""
+        self.overall.failures += weight
+        self._endpoint(key).failures += weight
+        self._bucket(t_s).failures += weight
+        if message:
+            _bump(self.errors, message, weight, "(other errors)")
+
+    def latency(self, t_s: float, key: EndpointKey, ms: float, weight: int = 1) -> None:
+        """Record one response time in milliseconds."""
+        self.overall.latency.add(ms, weight)
+        self._endpoint(key).latency.add(ms, weight)
+        self._bucket(t_s).latency.add(ms, weight)
+
+    def users(self, t_s: float, count: int) -> None:
+        """Record a user/VU/thread count seen at ``t_s`` (the bucket keeps the maximum)."""
+        bucket = self._bucket(t_s)
+        bucket.users = count if bucket.users is None else max(bucket.users, count)
+        self.max_users = count if self.max_users is None else max(self.max_users, count)
+
+    def _endpoint(self, key: EndpointKey) -> _Tally:
+        tally = self._endpoints.get(key)
+        if tally is None:
+            if len(self._endpoints) >= MAX_ENDPOINTS:
+                self._folded_endpoints = True
+                key = (None, OTHER_ENDPOINTS)
+                tally = self._endpoints.get(key)
+            if tally is None:
+                tally = self._endpoints[key] = _Tally(RELATIVE_ERROR)
+        return tally
+
+    def _bucket(self, t_s: float) -> _Tally:
+        key = math.floor(t_s) // self._width
+        tally = self._buckets.get(key)
+        if tally is None:
+            low = key if self._key_range is None else min(key, self._key_range[0])
+            high = key if self._key_range is None else max(key, self._key_range[1])
+            if len(self._buckets) >= MAX_TIME_BUCKETS or high - low >= MAX_TIME_BUCKETS:
+                self._widen()
+                return self._bucket(t_s)
+            self._key_range = (low, high)
+            tally = self._buckets[key] = _Tally(SERIES_RELATIVE_ERROR)
+        return tally
+
+    def _widen(self) -> None:
+        """Double the bucket width, merging neighbours (keeps memory and points bounded)."""
+        self._width *= 2
+        merged: dict[int, _Tally] = {}
+        for key, tally in self._buckets.items():
+            target = merged.setdefault(key // 2, _Tally(SERIES_RELATIVE_ERROR))
+            target.merge(tally)
+        self._buckets = merged
+        self._key_range = (min(merged), max(merged)) if merged else None
+
+    # -- results -------------------------------------------------------------------------
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds between the first and the last recorded time, or None."""
+        if self.first_s is None or self.last_s is None:
+            return None
+        return self.last_s - self.first_s
+
+    def fill(self, run: ParsedRun, *, count_latency_only: bool = False) -> None:
+        """Write summary, endpoints, time series, codes and errors into ``run``.
+
+        ``count_latency_only``: the format has no separate request counter, so the number
+        of latencies recorded is the number of requests.
+        """
+        overall = self.overall
+        requests = overall.latency.count if count_latency_only else overall.requests
+        duration = self.duration_s
+        run.summary = Summary(
+            requests=requests,
+            failures=overall.failures,
+            error_rate=error_rate(requests, overall.failures),
+            rps=requests / duration if duration else None,
+            duration_s=duration,
+            concurrency=self.max_users,
+            latency_ms=latency_of(overall.latency),
+        )
+        run.endpoints = [self._endpoint_row(key, tally, duration) for key, tally in self._endpoints.items()]
+        run.endpoints.sort(key=lambda e: (e.name == OTHER_ENDPOINTS, e.name, e.method or ""))
+        run.timeseries = self._series()
+        run.status_codes = dict(sorted(self.status_codes.items()))
+        run.errors = dict(sorted(self.errors.items(), key=lambda kv: -kv[1]))
+        run.recomputed = True
+        run.percentile_method = method_description(RELATIVE_ERROR)
+        self._notes(run)
+
+    @staticmethod
+    def _endpoint_row(key: EndpointKey, tally: _Tally, duration: float | None) -> Endpoint:
+        return Endpoint(
+            method=key[0],
+            name=key[1],
+            requests=tally.requests,
+            failures=tally.failures,
+            rps=tally.requests / duration if duration else None,
+            latency_ms=latency_of(tally.latency),
+        )
+
+    def _series(self) -> list[Point]:
+        if not self._buckets:
+            return []
+        width = self._width
+        first = min(self._buckets)
+        points = []
+        for key in range(first, max(self._buckets) + 1):
+            tally = self._buckets.get(key)
+            if tally is None:
+                points.append(Point(t_s=float((key - first) * width), rps=0.0))
+                continue
+            points.append(
+                Point(
+                    t_s=float((key - first) * width),
+                    rps=tally.requests / width,
+                    p95_ms=tally.latency.percentile(0.95),
+                    error_rate=error_rate(tally.requests, tally.failures),
+                    users=tally.users,
+                )
+            )
+        return points
+
+    def _notes(self, run: ParsedRun) -> None:
+        if self._width > 1:
+            run.notes.append(f"Time series points are {self._width}-second buckets (long run).")
+        if self._buckets:
+            run.notes.append(
+                "Time-series p95 comes from a per-bucket histogram with <= 5 % relative error."
+            )
+        if self._folded_endpoints:
+            run.notes.append(
+                f"More than {MAX_ENDPOINTS} distinct endpoints: the rest are summed in "
+                f"“{OTHER_ENDPOINTS}”."
+            )
+
+
+def _bump(counter: dict[str, int], key: str, weight: int, other: str) -> None:
+    """Add to a bounded counter of labels; labels beyond MAX_DISTINCT go to ``other``."""
+    key = key if len(key) <= MAX_MESSAGE_CHARS else key[: MAX_MESSAGE_CHARS - 1] + "…"
+    if key not in counter and len(counter) >= MAX_DISTINCT:
+        key = other
+    counter[key] = counter.get(key, 0) + weight

@@ -1,0 +1,251 @@
+"""Reading uploaded files: gzip, size limits, progress, decoding, bounded lines.
+
+Every parser reads through a :class:`Source`, so the rules live in one place:
+
+* gzip input (magic bytes 1f 8b) is decompressed on the fly, never into memory at once;
+* the decompressed byte count of a whole run is capped (``max_decompressed_bytes``);
+* ``progress(raw_bytes_read)`` is called every :data:`PROGRESS_STEP` raw bytes and at the end;
+* text must be UTF-8 (a BOM is accepted), lines are capped at :data:`MAX_LINE_CHARS`;
+* whole-document formats (JSON summaries, HTML reports) are capped at :data:`MAX_DOCUMENT_BYTES`;
+* low-level failures (bad UTF-8, damaged gzip, CSV quoting, XML syntax) become ParseError
+  naming the file, so parsers only ever let ParseError escape.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import json
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, BinaryIO
+from xml.etree.ElementTree import ParseError as XMLParseError
+
+from app.parsers.model import InputFile, ParseError
+
+GZIP_MAGIC = b"\x1f\x8b"
+HEAD_BYTES = 64 * 1024
+PROGRESS_STEP = 256 * 1024
+MAX_LINE_CHARS = 4 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+_CHUNK = 64 * 1024
+
+
+class ReadContext:
+    """State shared by all files of one ``parse_run`` call: progress and the size budget."""
+
+    def __init__(self, progress: Callable[[int], None] | None, max_decompressed_bytes: int) -> None:
+        self._progress = progress
+        self._limit = max_decompressed_bytes
+        self.raw_bytes = 0
+        self.decompressed_bytes = 0
+        self._last_reported = 0
+
+    def count_raw(self, n: int) -> None:
+        """Account ``n`` bytes read from an upload and report progress now and then."""
+        self.raw_bytes += n
+        if self._progress and self.raw_bytes - self._last_reported >= PROGRESS_STEP:
+            self._last_reported = self.raw_bytes
+            self._progress(self.raw_bytes)
+
+    def count_decompressed(self, n: int, name: str, gzipped: bool) -> None:
+        """Account ``n`` bytes of content; raises ParseError once the budget is exceeded."""
+        self.decompressed_bytes += n
+        if self.decompressed_bytes > self._limit:
+            what = "decompresses to" if gzipped else "is"
+            raise ParseError(
+                f"“{name}” {what} more than {self._limit:,} bytes, the limit for one "
+                "benchmark run. Upload a smaller file (for example a shorter run or the "
+                "tool's summary report instead of raw samples).",
+                filename=name,
+            )
+
+    def finish(self) -> None:
+        """Report the final byte count once parsing is done."""
+        if self._progress:
+            self._progress(self.raw_bytes)
+
+
+class _CountingReader(io.RawIOBase):
+    """A raw stream that reports how many bytes pass through it."""
+
+    def __init__(self, inner: BinaryIO, on_bytes: Callable[[int], None]) -> None:
+        super().__init__()
+        self._inner = inner
+        self._on_bytes = on_bytes
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._inner.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        if n:
+            self._on_bytes(n)
+        return n
+
+
+def _is_gzip(stream: BinaryIO) -> bool:
+    stream.seek(0)
+    magic = stream.read(2)
+    stream.seek(0)
+    return magic == GZIP_MAGIC
+
+
+@contextmanager
+def translate_errors(name: str) -> Iterator[None]:
+    """Turn the low-level errors that bad content causes into a ParseError naming the file."""
+    try:
+        yield
+    except ParseError as exc:
+        if exc.filename is None:
+            raise ParseError(f"“{name}”: {exc.message}", filename=name) from exc
+        raise
+    except UnicodeDecodeError as exc:
+        raise ParseError(
+            f"“{name}” is not UTF-8 text (it contains bytes that are not valid UTF-8). "
+            "Benchmark results are accepted as UTF-8 text, gzip-compressed text, or Gatling's "
+            "binary simulation.log.",
+            filename=name,
+        ) from exc
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise ParseError(
+            f"“{name}” looks gzip-compressed but is damaged or cut short ({exc}). "
+            "Compress it again or upload it uncompressed.",
+            filename=name,
+        ) from exc
+    except csv.Error as exc:
+        raise ParseError(f"“{name}” is not well-formed CSV ({exc}).", filename=name) from exc
+    except XMLParseError as exc:
+        raise ParseError(
+            f"“{name}” is not well-formed XML ({exc}); the file may be cut short.",
+            filename=name,
+        ) from exc
+
+
+class Source:
+    """One input file opened for parsing; see the module docstring for the rules applied."""
+
+    def __init__(self, file: InputFile, ctx: ReadContext) -> None:
+        self.name = file.name or "upload"
+        self._stream = file.stream
+        self._ctx = ctx
+        self.gzipped = _is_gzip(self._stream)
+
+    def fail(self, message: str) -> ParseError:
+        """A ParseError about this file (``raise source.fail("...")``)."""
+        return ParseError(f"“{self.name}”: {message}", filename=self.name)
+
+    def open_binary(self) -> io.BufferedReader:
+        """The decompressed content as a buffered binary stream, counted and size-capped."""
+        self._stream.seek(0)
+        raw: BinaryIO = _CountingReader(self._stream, self._ctx.count_raw)  # type: ignore[assignment]
+        if self.gzipped:
+            raw = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+
+        def on_content(n: int) -> None:
+            self._ctx.count_decompressed(n, self.name, self.gzipped)
+
+        return io.BufferedReader(_CountingReader(raw, on_content), buffer_size=_CHUNK)
+
+    def open_text(self) -> io.TextIOWrapper:
+        """UTF-8 text (BOM accepted, strict), line endings kept as written."""
+        return io.TextIOWrapper(self.open_binary(), encoding="utf-8-sig", errors="strict", newline="")
+
+    def lines(self, keep_ends: bool = False) -> Iterator[str]:
+        """Yield the file's lines one by one (bounded length); raises ParseError."""
+        with translate_errors(self.name):
+            text = self.open_text()
+            number = 0
+            while True:
+                line = text.readline(MAX_LINE_CHARS + 1)
+                if not line:
+                    return
+                number += 1
+                if len(line) > MAX_LINE_CHARS:
+                    raise self.fail(f"line {number} is longer than {MAX_LINE_CHARS:,} characters.")
+                yield line if keep_ends else line.rstrip("\r\n")
+
+    def csv_rows(self, delimiter: str = ",") -> Iterator[list[str]]:
+        """Yield CSV records (quoted newlines allowed); raises ParseError."""
+        with translate_errors(self.name):
+            yield from csv.reader(self.lines(keep_ends=True), delimiter=delimiter, strict=True)
+
+    def read_document(self, limit: int = MAX_DOCUMENT_BYTES) -> str:
+        """The whole file as text, for small whole-document formats; raises ParseError."""
+        with translate_errors(self.name):
+            text = self.open_text().read(limit + 1)
+        if len(text) > limit:
+            raise self.fail(
+                f"is larger than {limit // (1024 * 1024)} MiB, too large for a summary or "
+                "report file. Raw-sample formats (JTL, k6 --out json) have no such limit."
+            )
+        return text
+
+    def read_json(self, text: str | None = None) -> Any:
+        """Parse the whole file (or ``text``) as JSON; NaN/Infinity are rejected."""
+        document = self.read_document() if text is None else text
+        return loads_json(document, self)
+
+    def head(self, size: int = HEAD_BYTES) -> bytes:
+        """The first ``size`` decompressed bytes, for sniffing; not counted for progress."""
+        with translate_errors(self.name):
+            self._stream.seek(0)
+            try:
+                if self.gzipped:
+                    with gzip.GzipFile(fileobj=self._stream, mode="rb") as unzipped:
+                        return _read_up_to(unzipped, size)
+                return _read_up_to(self._stream, size)
+            finally:
+                self._stream.seek(0)
+
+
+def _read_up_to(stream: BinaryIO, size: int) -> bytes:
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        chunk = stream.read(remaining)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _reject_constant(token: str) -> Any:
+    raise ParseError(f"contains {token}, which is not a number; figures must be finite.")
+
+
+def loads_json(text: str, source: Source) -> Any:
+    """json.loads with person-readable errors naming ``source``; raises ParseError."""
+    if not text.strip():
+        raise source.fail("is empty.")
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except ParseError as exc:
+        raise source.fail(exc.message) from exc
+    except json.JSONDecodeError as exc:
+        hint = " — it seems cut short" if exc.pos >= len(text.rstrip()) else ""
+        raise source.fail(
+            f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}){hint}."
+        ) from exc
+    except RecursionError as exc:
+        raise source.fail("is JSON nested too deeply to be a benchmark report.") from exc
+
+
+def decode_head(head: bytes) -> str | None:
+    """Decode a sniffed head as UTF-8 (a cut multi-byte character at the end is fine).
+
+    Returns None when the bytes are not UTF-8 text or contain NUL bytes (binary data).
+    """
+    if b"\x00" in head:
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
+    try:
+        return decoder.decode(head, final=False)
+    except UnicodeDecodeError:
+        return None

@@ -1,0 +1,79 @@
+"""Live updates: render a template block once and push it to a review's Socket.IO room.
+
+Everything pushed here is viewer-independent HTML (no current_user, no CSRF token), rendered by
+the same block the page renders; the browser swaps it in with htmx. Viewer-dependent parts are
+not pushed: clients are told to re-fetch them through the ordinary htmx route instead.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from flask import current_app, has_request_context
+from jinja2_fragments.flask import render_block
+
+from app.extensions import db, socketio
+from app.models import User
+
+
+def room(review_id: int) -> str:
+    return f"review:{review_id}"
+
+
+def presence_store():
+    return current_app.extensions["tradeoff.presence"]
+
+
+@contextmanager
+def render_context():
+    """Templates use url_for; outside a request (scheduler, CLI) give them a request context."""
+    if has_request_context():
+        yield
+    else:
+        with current_app.test_request_context("/"):
+            yield
+
+
+def render_fragment(template: str, block: str, **context) -> str:
+    with render_context():
+        return render_block(template, block, **context)
+
+
+def broadcast_fragment(review_id: int, html: str) -> None:
+    """Send HTML whose top-level elements carry ids; each client swaps them in by id."""
+    socketio.emit("fragment", {"html": html}, to=room(review_id))
+
+
+def present_users(review_id: int):
+    ids = presence_store().user_ids(review_id)
+    if not ids:
+        return []
+    return list(db.session.scalars(db.select(User).where(User.id.in_(ids)).order_by(User.name)))
+
+
+def render_presence(review) -> str:
+    return render_fragment("reviews/workspace.html", "presence", review=review,
+                           present=present_users(review.id))
+
+
+def render_step_nav(review) -> str:
+    return render_fragment("reviews/workspace.html", "step_nav", review=review)
+
+
+def render_candidates(review) -> str:
+    return render_fragment("reviews/workspace.html", "candidates", review=review)
+
+
+def push_presence(review) -> None:
+    broadcast_fragment(review.id, render_presence(review))
+
+
+def push_candidates(review) -> None:
+    broadcast_fragment(review.id, render_candidates(review))
+
+
+def push_step(review) -> None:
+    """Move everyone in the room: the nav fragment, then each client loads the step section
+    (which may be viewer-dependent) through its own htmx request."""
+    socketio.emit("step", {"step": review.current_step, "nav": render_step_nav(review)},
+                  to=room(review.id))

@@ -1,0 +1,87 @@
+"""Accounts: registration, authentication, password changes."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from app.extensions import db
+from app.models import User
+from app.services import audit, passwords
+from app.services.errors import AuthenticationFailed, Invalid
+
+LOGIN_FAILED = "Invalid email or password."
+
+
+def _profile() -> str:
+    return current_app.config["PASSWORD_HASH_PROFILE"]
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def find_by_email(email: str) -> User | None:
+    return db.session.scalar(db.select(User).where(User.email == normalise_email(email)))
+
+
+def check_new_password(password: str) -> None:
+    """Raise Invalid unless the password is long enough (NIST 800-63B: length, not rules)."""
+    if len(password or "") < passwords.MIN_LENGTH:
+        raise Invalid(
+            f"Use at least {passwords.MIN_LENGTH} characters for the password.", field="password"
+        )
+    if len(password) > passwords.MAX_LENGTH:
+        raise Invalid("That password is too long.", field="password")
+
+
+def register(email: str, name: str, password: str) -> User:
+    """Create an account. Raises Invalid when the e-mail is taken or the password too short."""
+    email = normalise_email(email)
+    if find_by_email(email):
+        raise Invalid("An account with this email already exists. Log in instead.", field="email")
+    check_new_password(password)
+    user = User(email=email, name=name.strip(), password_hash=passwords.hash_password(password, _profile()))
+    db.session.add(user)
+    db.session.flush()
+    audit.record("user.registered", actor=user)
+    db.session.commit()
+    return user
+
+
+def authenticate(email: str, password: str, *, ip: str | None = None) -> User:
+    """Return the user whose credentials these are, or raise AuthenticationFailed.
+
+    An unknown e-mail and a wrong password get the same message and cost the same hash check.
+    """
+    user = find_by_email(email)
+    ok = passwords.verify(user.password_hash if user else None, password, _profile())
+    if not ok:
+        audit.record("auth.login_failed", actor=user, ip=ip, email=normalise_email(email)[:254])
+        db.session.commit()
+        raise AuthenticationFailed(LOGIN_FAILED)
+    if passwords.needs_rehash(user.password_hash, _profile()):
+        user.password_hash = passwords.hash_password(password, _profile())
+    audit.record("auth.login", actor=user, ip=ip)
+    db.session.commit()
+    return user
+
+
+def record_logout(user: User, *, ip: str | None = None) -> None:
+    audit.record("auth.logout", actor=user, ip=ip)
+    db.session.commit()
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Change the password and end every other session of this user (the session token
+    rotates). Raises Invalid when the current password is wrong or the new one too short."""
+    if not passwords.verify(user.password_hash, current, _profile()):
+        raise Invalid("Your current password is not right.", field="current_password")
+    check_new_password(new)
+    user.password_hash = passwords.hash_password(new, _profile())
+    user.rotate_session_token()
+    audit.record("auth.password_changed", actor=user)
+    db.session.commit()
+
+
+def load_user(session_token: str) -> User | None:
+    return db.session.scalar(db.select(User).where(User.session_token == session_token))

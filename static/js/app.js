@@ -1,0 +1,75 @@
+// Tradeoff's only hand-written script: it joins the review room and lets htmx swap in the
+// HTML fragments the server renders. It never builds markup itself.
+(function () {
+  "use strict";
+
+  // Mark the nav link of the step being viewed (the nav itself is shared by everyone).
+  function markViewedStep() {
+    const section = document.getElementById("step-section");
+    document.querySelectorAll("#step-nav a[data-step]").forEach(function (a) {
+      a.classList.toggle("viewing", !!section && a.dataset.step === section.dataset.step);
+    });
+  }
+  document.addEventListener("htmx:afterSettle", markViewedStep);
+  document.addEventListener("DOMContentLoaded", markViewedStep);
+
+  const room = document.querySelector("[data-review-room]");
+  if (!room || typeof io === "undefined") return;
+
+  const reviewId = Number(room.dataset.reviewRoom);
+  const status = document.getElementById("live-status");
+  let everConnected = false;
+
+  function setStatus(state, text) {
+    if (!status) return;
+    status.dataset.state = state;
+    status.textContent = text;
+  }
+
+  // Swap every top-level element of a pushed fragment into the element with the same id.
+  function swapFragments(html) {
+    const holder = document.createElement("template");
+    holder.innerHTML = html.trim();
+    Array.from(holder.content.children).forEach(function (el) {
+      const target = el.id && document.getElementById(el.id);
+      if (target) htmx.swap(target, el.outerHTML, { swapStyle: "outerHTML" });
+    });
+    markViewedStep();
+  }
+
+  // Viewer-dependent parts are never pushed: re-fetch them through the ordinary htmx route.
+  function loadStep(step) {
+    const url = room.dataset.stepUrl.replace("__step__", encodeURIComponent(step));
+    return htmx.ajax("GET", url, { target: "#step-section", swap: "outerHTML" }).then(function () {
+      history.replaceState(history.state, "", url);
+    });
+  }
+
+  const socket = io({ auth: { review: reviewId }, transports: ["websocket", "polling"] });
+  socket.on("connect", function () {
+    setStatus("online", "Live: you see changes as they happen.");
+    // After a reconnect, anything missed is re-fetched: the workshop's current step.
+    if (everConnected) {
+      htmx.ajax("GET", room.dataset.workspaceUrl, { target: "#step-section", swap: "outerHTML" });
+    }
+    everConnected = true;
+  });
+  socket.on("disconnect", function (reason) {
+    if (reason === "io server disconnect") {
+      setStatus("closed", "The live connection was closed (logged out?). Reload the page to continue.");
+    } else {
+      setStatus("offline", "Connection lost — reconnecting…");
+    }
+  });
+  socket.on("connect_error", function (err) {
+    setStatus("offline", "Cannot join the live room: " + (err && err.message ? err.message : "offline"));
+  });
+  socket.on("fragment", function (msg) { swapFragments(msg.html); });
+  socket.on("step", function (msg) {
+    swapFragments(msg.nav);
+    loadStep(msg.step);
+  });
+  setInterval(function () {
+    if (socket.connected) socket.emit("heartbeat", { review_id: reviewId });
+  }, 30000);
+})();

@@ -1,0 +1,5 @@
+"""WSGI entry point: ``gunicorn -w 1 --threads 100 wsgi:app`` (see README)."""
+
+from app import create_app
+
+app = create_app()
