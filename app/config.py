@@ -71,7 +71,7 @@ class Config:
     TESTING = False
 
 
-class TestConfig(Config):
+class TestingConfig(Config):
     """In-memory SQLite, CSRF off (one test module turns it back on), cheap password hashing."""
 
     def __init__(self, **overrides) -> None:

@@ -56,26 +56,59 @@ def _q(key: str, text: str, *rules: tuple[bool, tuple[str, ...], str]) -> Questi
 
 
 FRAMEWORK_CHECKLIST: tuple[Question, ...] = (
-    _q("api_first", "Is it primarily an API?",
-       (True, ("FastAPI", "Flask"),
-        "An API-first service fits a lean framework such as FastAPI or Flask.")),
-    _q("admin_panel", "Do you need a built-in admin panel?",
-       (True, ("Django",), "Django ships a ready-made admin panel.")),
-    _q("realtime", "Are real-time features / WebSockets critical?",
-       (True, ("FastAPI",), "FastAPI supports WebSockets natively on an async core.")),
-    _q("async_team", "Is the team experienced with async Python?",
-       (True, ("FastAPI",), "An async-experienced team gets the most out of FastAPI."),
-       (False, ("Django", "Flask"),
-        "A team new to async is productive sooner with synchronous Django or Flask.")),
-    _q("integrations", "Do you need a wide range of third-party integrations?",
-       (True, ("Django",), "Django has the largest ecosystem of ready-made integrations.")),
-    _q("rapid_prototyping", "Is rapid prototyping the top priority?",
-       (True, ("Flask", "Django"), "Flask and Django get a first prototype running fastest.")),
-    _q("high_traffic", "High traffic from the start?",
-       (True, ("FastAPI",), "FastAPI's async request handling suits high traffic from day one.")),
-    _q("serverless", "Serverless deployment?",
-       (True, ("Flask", "FastAPI"),
-        "Flask and FastAPI are light enough for serverless cold starts.")),
+    _q(
+        "api_first",
+        "Is it primarily an API?",
+        (
+            True,
+            ("FastAPI", "Flask"),
+            "An API-first service fits a lean framework such as FastAPI or Flask.",
+        ),
+    ),
+    _q(
+        "admin_panel",
+        "Do you need a built-in admin panel?",
+        (True, ("Django",), "Django ships a ready-made admin panel."),
+    ),
+    _q(
+        "realtime",
+        "Are real-time features / WebSockets critical?",
+        (True, ("FastAPI",), "FastAPI supports WebSockets natively on an async core."),
+    ),
+    _q(
+        "async_team",
+        "Is the team experienced with async Python?",
+        (True, ("FastAPI",), "An async-experienced team gets the most out of FastAPI."),
+        (
+            False,
+            ("Django", "Flask"),
+            "A team new to async is productive sooner with synchronous Django or Flask.",
+        ),
+    ),
+    _q(
+        "integrations",
+        "Do you need a wide range of third-party integrations?",
+        (True, ("Django",), "Django has the largest ecosystem of ready-made integrations."),
+    ),
+    _q(
+        "rapid_prototyping",
+        "Is rapid prototyping the top priority?",
+        (True, ("Flask", "Django"), "Flask and Django get a first prototype running fastest."),
+    ),
+    _q(
+        "high_traffic",
+        "High traffic from the start?",
+        (True, ("FastAPI",), "FastAPI's async request handling suits high traffic from day one."),
+    ),
+    _q(
+        "serverless",
+        "Serverless deployment?",
+        (
+            True,
+            ("Flask", "FastAPI"),
+            "Flask and FastAPI are light enough for serverless cold starts.",
+        ),
+    ),
 )
 """The framework checklist from the evaluation guide (stable keys; see module docstring)."""
 

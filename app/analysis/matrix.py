@@ -385,8 +385,13 @@ def _cell(model: _Model, criterion_id: Id, candidate_id: Id) -> CellStats:
     mean = Fraction(sum(values), len(values))
     variance = sum((v - mean) ** 2 for v in values) / len(values)
     return CellStats(
-        criterion_id, candidate_id, len(values), float(mean),
-        math.sqrt(variance), float(min(values)), float(max(values)),
+        criterion_id,
+        candidate_id,
+        len(values),
+        float(mean),
+        math.sqrt(variance),
+        float(min(values)),
+        float(max(values)),
     )
 
 
@@ -625,19 +630,22 @@ def _criterion_sensitivity(
 ) -> CriterionSensitivity:
     lines = {cand: _line(model, criterion_id, cand) for cand in model.eligible}
     w0 = model.weights[criterion_id]
-    up = _first_change(lines, leaders, w0, high)
-    down = _first_change(lines, leaders, w0, low)
+    up = _first_change(lines, leaders, w0, high, 1)
+    down = _first_change(lines, leaders, w0, low, -1)
     summary = _summary(model, criterion_id, leaders, (low, high), (up, down))
     return CriterionSensitivity(criterion_id, float(w0), up, down, summary)
 
 
 def _first_change(
-    lines: Mapping[Id, _Line], leaders: tuple[Id, ...], w0: Fraction, end: Fraction
+    lines: Mapping[Id, _Line], leaders: tuple[Id, ...], w0: Fraction, end: Fraction, direction: int
 ) -> WeightShift:
-    """Walk from w0 towards end; the first point past which the leader set differs."""
-    direction = 1 if end > w0 else -1
+    """Walk from w0 towards end; the first point just past which the leader set differs.
+
+    Between two crossing points the order of the totals cannot change, so it is enough to
+    look just past w0 and just past every crossing point, and at the end point itself.
+    """
     name = "up" if direction > 0 else "down"
-    if end == w0 or (direction > 0) != (end > w0):
+    if direction * (end - w0) <= 0:
         return WeightShift(name, False)
     for point in [Surd.of(w0), *_breakpoints(lines, w0, end)]:
         after = _leaders_just_past(lines, point, direction)
@@ -676,10 +684,8 @@ def _summary(
     verb = "Raising" if best.direction == "up" else "Lowering"
     weight = float(model.weights[criterion_id])
     outcome = _outcome(model, best.new_leaders)
-    return prefix + (
-        f"{verb} {model.label(criterion_id)} from {_fmt(weight)} "
-        f"to {_fmt(best.new_weight or 0.0)} {outcome}."
-    )
+    target = "even slightly" if best.delta == 0 else f"to {_fmt(best.new_weight or 0.0)}"
+    return prefix + f"{verb} {model.label(criterion_id)} from {_fmt(weight)} {target} {outcome}."
 
 
 def _outcome(model: _Model, leaders: tuple[Id, ...]) -> str:

@@ -117,8 +117,9 @@ def account():
     changed = attempt(form, lambda: accounts.change_password(
         current_user, form.current_password.data, form.password.data) or True)
     if changed:
-        live.disconnect_user(current_user.id)
-        start_session(current_user)
+        user = current_user._get_current_object()
+        live.disconnect_user(user.id)
+        start_session(user)
         flash("Password changed. Your other sessions have been logged out.", "success")
         return redirect_to(url_for("auth.account"))
     return render("auth/account.html", "form", form=form, status=form_status(form))

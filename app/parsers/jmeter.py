@@ -1,0 +1,287 @@
+"""Apache JMeter: CSV and XML JTL result files (raw samples) and dashboard statistics.json.
+
+JTL files hold one row per sample but also *sub-results* (redirect hops, embedded resources,
+written as ``<label>-<n>`` rows after their parent, or as nested XML elements) and
+*Transaction Controller* rows that sum their children. Counting either would double count,
+so both are left out of the totals (FORMATS.md §3.1, pitfalls 1 and 2).
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from app.parsers.model import Endpoint, Latency, ParsedRun, ParseError, Summary
+from app.parsers.samples import RunAccumulator
+from app.parsers.streams import Source, translate_errors
+from app.parsers.tables import at, epoch_to_datetime, records
+from app.parsers.values import as_dict, to_float, to_fraction, to_int
+
+SUB_RESULT = re.compile(r"^(?P<parent>.*)-\d+$")
+TRANSACTION_MESSAGE = "Number of samples in transaction"
+JTL_RPS = "recomputed: top-level samples / (last end − first start), as JMeter's dashboard does"
+SAMPLE_TAGS = ("httpSample", "sample")
+
+
+@dataclass
+class _Sample:
+    """One JTL sample, whatever the file layout."""
+
+    start_ms: float
+    elapsed_ms: float
+    label: str
+    success: bool
+    code: str
+    message: str
+    failure: str
+    threads: int | None
+    thread_name: str
+    count: int = 1
+    errors: int = 0
+
+    @property
+    def is_transaction(self) -> bool:
+        return self.message.startswith(TRANSACTION_MESSAGE)
+
+
+class _JtlAggregator:
+    """Skips sub-results and transaction rows, feeds the rest into a RunAccumulator."""
+
+    def __init__(self) -> None:
+        self.acc = RunAccumulator()
+        self.transactions = RunAccumulator()
+        self._last_parent: dict[str, str] = {}
+        self.sub_results = 0
+        self.first_ms: float | None = None
+
+    def add(self, sample: _Sample, *, nested: bool = False) -> None:
+        match = SUB_RESULT.match(sample.label)
+        if nested or (match and self._last_parent.get(sample.thread_name) == match["parent"]):
+            self.sub_results += 1
+            return
+        self._last_parent[sample.thread_name] = sample.label
+        target = self.transactions if sample.is_transaction else self.acc
+        self._record(target, sample)
+
+    def _record(self, acc: RunAccumulator, s: _Sample) -> None:
+        start_s, key = s.start_ms / 1000, (None, s.label)
+        self.first_ms = s.start_ms if self.first_ms is None or s.start_ms < self.first_ms else self.first_ms
+        acc.span(start_s, (s.start_ms + s.elapsed_ms) / 1000)
+        acc.request(start_s, key, weight=s.count, status=s.code or None)
+        acc.latency(start_s, key, s.elapsed_ms, weight=s.count)
+        failures = s.errors if s.count > 1 else (0 if s.success else 1)
+        if failures:
+            acc.failure(start_s, key, weight=failures, message=s.failure or f"{s.code} {s.message}".strip())
+        if s.threads is not None:
+            acc.users(start_s, s.threads)
+
+    def build(self, fmt: str, source: Source) -> ParsedRun:
+        run = ParsedRun(format=fmt, tool="jmeter", rps_method=JTL_RPS)
+        counted = self.acc
+        if not counted.overall.requests and self.transactions.overall.requests:
+            counted = self.transactions
+            run.notes.append("Only Transaction Controller samples were found; they are counted as requests.")
+        elif self.transactions.overall.requests:
+            run.notes.append(
+                f"{self.transactions.overall.requests} Transaction Controller sample(s) left out "
+                "(their child samples are counted)."
+            )
+        if not counted.overall.requests:
+            raise source.fail("holds no samples: the JMeter test recorded no results.")
+        counted.fill(run)
+        if self.sub_results:
+            run.notes.append(f"{self.sub_results} sub-result(s) (redirects, embedded resources) left out.")
+        if self.first_ms is not None:
+            run.started_at = epoch_to_datetime(self.first_ms / 1000, source, "the first timeStamp")
+        return run
+
+
+# -- CSV JTL ----------------------------------------------------------------------------------
+def parse_csv(sources: list[Source]) -> ParsedRun:
+    """A CSV JTL with a header row (columns found by name); raises ParseError."""
+    source = _single(sources)
+    _require_header(source)
+    aggregator = _JtlAggregator()
+    with translate_errors(source.name):
+        for number, row in records(source, ["timeStamp", "elapsed", "label"], "JMeter JTL"):
+            aggregator.add(_csv_sample(row, number))
+    return aggregator.build("jmeter-csv", source)
+
+
+def _single(sources: list[Source]) -> Source:
+    if len(sources) != 1:
+        raise ParseError("This format is a single file; upload one file per run.")
+    return sources[0]
+
+
+def _require_header(source: Source) -> None:
+    first = next(source.lines(), "")
+    if re.match(r"^\d{13},", first):
+        raise source.fail(
+            "has no header row, so its columns cannot be told apart. Save results with "
+            "jmeter.save.saveservice.print_field_names=true (the default) and upload again."
+        )
+
+
+def _csv_sample(row: dict[str, str], number: int) -> _Sample:
+    def count(column: str, default: int) -> int:
+        if not row.get(column):
+            return default
+        return to_int(row[column], at(number, column)) or 0
+
+    threads = row.get("allThreads") or row.get("grpThreads")
+    return _Sample(
+        start_ms=_timestamp_ms(row["timeStamp"], number),
+        elapsed_ms=to_float(row["elapsed"], at(number, "elapsed")) or 0.0,
+        label=row["label"],
+        success=row.get("success", "true").strip().lower() == "true",
+        code=row.get("responseCode", ""),
+        message=row.get("responseMessage", ""),
+        failure=row.get("failureMessage", ""),
+        threads=to_int(threads, at(number, "allThreads")) if threads else None,
+        thread_name=row.get("threadName", ""),
+        count=max(count("SampleCount", 1), 1),
+        errors=count("ErrorCount", 0),
+    )
+
+
+def _timestamp_ms(text: str, number: int) -> float:
+    """Epoch milliseconds, or a date string when ``timestamp_format`` was changed."""
+    text = text.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("/", "-"))
+    except ValueError:
+        raise ParseError(
+            f"{at(number, 'timeStamp')} is {text[:30]!r}: expected epoch milliseconds "
+            "(jmeter.save.saveservice.timestamp_format=ms) or an ISO date."
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp() * 1000
+
+
+# -- XML JTL ----------------------------------------------------------------------------------
+def parse_xml(sources: list[Source]) -> ParsedRun:
+    """An XML JTL, streamed with iterparse; nested samples are sub-results. Raises ParseError."""
+    source = _single(sources)
+    _refuse_dtd(source)
+    aggregator = _JtlAggregator()
+    with translate_errors(source.name):
+        depth = 0
+        root = None
+        for event, element in ET.iterparse(source.open_binary(), events=("start", "end")):
+            if event == "start":
+                depth += 1
+                if root is None:
+                    root = _checked_root(element)
+                continue
+            depth -= 1
+            if depth == 1 and element.tag in SAMPLE_TAGS:
+                aggregator.add(_xml_sample(element))
+                aggregator.sub_results += sum(1 for _ in element.iter() if _.tag in SAMPLE_TAGS) - 1
+                root.clear()  # type: ignore[union-attr]
+        if root is None:
+            raise ParseError("is empty XML, not a JMeter result file.")
+    return aggregator.build("jmeter-xml", source)
+
+
+def _checked_root(element: ET.Element) -> ET.Element:
+    if element.tag != "testResults":
+        raise ParseError(f"is XML with a <{element.tag[:40]}> root, not a JMeter result file (<testResults>).")
+    return element
+
+
+def _refuse_dtd(source: Source) -> None:
+    """JTL files never declare a DTD; refusing one rules out entity-expansion tricks."""
+    head = source.head().decode("utf-8", "replace")
+    if "<!DOCTYPE" in head or "<!ENTITY" in head:
+        raise source.fail("declares a DTD or entities, which JMeter result files never do.")
+
+
+def _xml_sample(element: ET.Element) -> _Sample:
+    attrs = element.attrib
+    label = attrs.get("lb", "")
+    where = f"sample “{label[:60]}”"
+
+    def number(name: str, default: float | None = 0.0) -> float | None:
+        if name not in attrs:
+            return default
+        return to_float(attrs[name], f"{where} attribute {name}")
+
+    threads = number("na", None)
+    return _Sample(
+        start_ms=number("ts") or 0.0,
+        elapsed_ms=number("t") or 0.0,
+        label=label,
+        success=attrs.get("s", "true").lower() == "true",
+        code=attrs.get("rc", attrs.get("rs", "")),
+        message=attrs.get("rm", ""),
+        failure=_assertion_failure(element),
+        threads=int(threads) if threads is not None else None,
+        thread_name=attrs.get("tn", ""),
+        count=max(int(number("sc", 1) or 1), 1),
+        errors=int(number("ec") or 0),
+    )
+
+
+def _assertion_failure(element: ET.Element) -> str:
+    for assertion in element.findall("assertionResult"):
+        if (assertion.findtext("failure") or assertion.findtext("error") or "").strip() == "true":
+            return (assertion.findtext("failureMessage") or assertion.findtext("name") or "").strip()
+    return ""
+
+
+# -- dashboard statistics.json ------------------------------------------------------------------
+def parse_dashboard(sources: list[Source]) -> ParsedRun:
+    """The dashboard's statistics.json (JMeter's own aggregate figures); raises ParseError."""
+    source = _single(sources)
+    data = as_dict(source.read_json(), "the top level")
+    if "Total" not in data:
+        raise ParseError("has no “Total” entry, so it is not a complete JMeter statistics.json.")
+    rows = {label: _dashboard_row(label, as_dict(item, f"entry {label!r}")) for label, item in data.items()}
+    total = rows.pop("Total")
+    run = ParsedRun(format="jmeter-dashboard", tool="jmeter")
+    run.percentile_method = "reported by JMeter's dashboard; pct1/2/3 assumed to be the default 90/95/99th"
+    run.rps_method = "reported by JMeter: samples / (last end − first start)"
+    run.summary = Summary(
+        requests=total.requests,
+        failures=total.failures,
+        error_rate=_dashboard_error_rate(data["Total"]),
+        rps=total.rps,
+        duration_s=total.requests / total.rps if total.requests and total.rps else None,
+        latency_ms=total.latency_ms,
+    )
+    run.endpoints = list(rows.values())
+    return run
+
+
+def _dashboard_row(label: str, item: dict[str, Any]) -> Endpoint:
+    def num(key: str) -> float | None:
+        return to_float(item.get(key), f"entry {label!r} “{key}”", optional=True)
+
+    return Endpoint(
+        method=None,
+        name=str(item.get("transaction") or label),
+        requests=to_int(item.get("sampleCount"), f"entry {label!r} “sampleCount”"),
+        failures=to_int(item.get("errorCount"), f"entry {label!r} “errorCount”", optional=True),
+        rps=num("throughput"),
+        latency_ms=Latency(
+            avg=num("meanResTime"),
+            min=num("minResTime"),
+            p50=num("medianResTime"),
+            p90=num("pct1ResTime"),
+            p95=num("pct2ResTime"),
+            p99=num("pct3ResTime"),
+            max=num("maxResTime"),
+        ),
+    )
+
+
+def _dashboard_error_rate(total: dict[str, Any]) -> float | None:
+    percent = to_float(total.get("errorPct"), "Total “errorPct”", optional=True)
+    return to_fraction(percent / 100, "Total errorPct / 100") if percent is not None else None

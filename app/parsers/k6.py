@@ -1,0 +1,350 @@
+"""k6: the three summary JSON shapes and the two raw-sample outputs (--out json, --out csv).
+
+Summaries carry k6's own figures (k6 keeps every sample and interpolates percentiles), used
+as they are. Raw samples are aggregated in bounded memory by :mod:`app.parsers.samples`.
+All k6 time metrics are milliseconds (FORMATS.md §2).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from app.parsers.model import Latency, ParsedRun, ParseError, Summary, error_rate
+from app.parsers.samples import RunAccumulator
+from app.parsers.streams import Source, translate_errors
+from app.parsers.tables import at, epoch_to_datetime, records
+from app.parsers.values import as_dict, as_list, as_text, to_float, to_fraction, to_int
+
+REPORTED_PERCENTILES = "reported by k6: all samples kept, linear interpolation between ranks"
+REPORTED_RPS = "reported by k6: http_reqs / whole test run duration (incl. setup/teardown)"
+SAMPLE_RPS = "recomputed: requests / (last sample time − first sample time)"
+
+
+# -- summaries -----------------------------------------------------------------------------
+def parse_summary_export(sources: list[Source]) -> ParsedRun:
+    """Legacy ``--summary-export`` JSON (flat metric objects); raises ParseError."""
+    source = _single(sources)
+    data = as_dict(source.read_json(), "the top level")
+    metrics = as_dict(data.get("metrics"), "“metrics”")
+    values = {name: as_dict(m, f"metric {name}") for name, m in metrics.items()}
+    reqs = _required(values, "http_reqs")
+    count = to_int(reqs.get("count"), "http_reqs count")
+    rate = to_float(reqs.get("rate"), "http_reqs rate", optional=True)
+    failed = values.get("http_req_failed")
+    run = _summary_run(
+        "k6-summary-export",
+        values,
+        requests=count,
+        failures=to_int(failed.get("passes"), "http_req_failed passes") if failed else None,
+        fail_rate=to_fraction(failed.get("value"), "http_req_failed value") if failed else None,
+        rps=rate,
+        duration=count / rate if count and rate else None,
+    )
+    if run.summary.duration_s is not None:
+        run.notes.append("duration_s = http_reqs count ÷ rate (k6's test run duration).")
+    _legacy_thresholds(metrics, run)
+    _checks_note(values.get("checks"), run)
+    return run
+
+
+def parse_handle_summary(sources: list[Source]) -> ParsedRun:
+    """The ``data`` object given to ``handleSummary`` (typed metrics with ``values``)."""
+    source = _single(sources)
+    data = as_dict(source.read_json(), "the top level")
+    metrics = as_dict(data.get("metrics"), "“metrics”")
+    values = {name: as_dict(as_dict(m, f"metric {name}").get("values"), f"metric {name} values") for name, m in metrics.items()}
+    reqs = _required(values, "http_reqs")
+    state = as_dict(data.get("state", {}), "“state”")
+    duration_ms = to_float(state.get("testRunDurationMs"), "state.testRunDurationMs", optional=True)
+    failed = values.get("http_req_failed")
+    run = _summary_run(
+        "k6-handle-summary",
+        values,
+        requests=to_int(reqs.get("count"), "http_reqs count"),
+        failures=to_int(failed.get("passes"), "http_req_failed passes") if failed else None,
+        fail_rate=to_fraction(failed.get("rate"), "http_req_failed rate") if failed else None,
+        rps=to_float(reqs.get("rate"), "http_reqs rate", optional=True),
+        duration=duration_ms / 1000 if duration_ms is not None else None,
+    )
+    _typed_thresholds(metrics, run)
+    _checks_note(values.get("checks"), run)
+    return run
+
+
+def parse_summary_v1(sources: list[Source]) -> ParsedRun:
+    """k6 ≥ 1.5 new machine-readable summary (``version`` 1.0.0, metrics as an array)."""
+    source = _single(sources)
+    data = as_dict(source.read_json(), "the top level")
+    results = as_dict(data.get("results"), "“results”")
+    values: dict[str, dict[str, Any]] = {}
+    for i, raw in enumerate(as_list(results.get("metrics"), "results.metrics")):
+        metric = as_dict(raw, f"results.metrics[{i}]")
+        name = as_text(metric.get("name"), f"results.metrics[{i}] name") or ""
+        values[name] = as_dict(metric.get("values"), f"metric {name} values")
+    reqs = _required(values, "http_reqs")
+    count = to_int(reqs.get("count"), "http_reqs count")
+    config = as_dict(data.get("config", {}), "“config”")
+    duration = to_float(config.get("duration"), "config.duration", optional=True)
+    failed = values.get("http_req_failed")
+    run = _summary_run(
+        "k6-summary-v1",
+        values,
+        requests=count,
+        failures=to_int(failed.get("matches"), "http_req_failed matches") if failed else None,
+        fail_rate=to_fraction(failed.get("rate"), "http_req_failed rate") if failed else None,
+        rps=count / duration if count is not None and duration else None,
+        duration=duration,
+    )
+    run.rps_method = "http_reqs count ÷ config.duration (this summary has no rate)"
+    metadata = as_dict(data.get("metadata", {}), "“metadata”")
+    run.tool_version = as_text(metadata.get("k6Version"), "metadata.k6Version", optional=True)
+    return run
+
+
+def _single(sources: list[Source]) -> Source:
+    if len(sources) != 1:
+        raise ParseError("This format is a single file; upload one file per run.")
+    return sources[0]
+
+
+def _required(values: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
+    if name not in values:
+        raise ParseError(
+            f"has no “{name}” metric, so it holds no HTTP requests to compare "
+            "(is it the summary of an HTTP test?)."
+        )
+    return values[name]
+
+
+def _summary_run(
+    fmt: str,
+    values: dict[str, dict[str, Any]],
+    *,
+    requests: int | None,
+    failures: int | None,
+    fail_rate: float | None,
+    rps: float | None,
+    duration: float | None,
+) -> ParsedRun:
+    run = ParsedRun(format=fmt, tool="k6", percentile_method=REPORTED_PERCENTILES, rps_method=REPORTED_RPS)
+    run.summary = Summary(
+        requests=requests,
+        failures=failures,
+        error_rate=fail_rate if fail_rate is not None else error_rate(requests, failures),
+        rps=rps,
+        duration_s=duration,
+        concurrency=_peak_vus(values),
+        latency_ms=_trend_latency(values.get("http_req_duration"), "http_req_duration"),
+    )
+    if "http_req_failed" not in values:
+        run.notes.append("No http_req_failed metric (k6 older than v0.31): failures are unknown.")
+    return run
+
+
+def _trend_latency(trend: dict[str, Any] | None, what: str) -> Latency:
+    if trend is None:
+        return Latency()
+
+    def get(key: str) -> float | None:
+        return to_float(trend.get(key), f"{what} “{key}”", optional=True)
+
+    return Latency(
+        avg=get("avg"), min=get("min"), p50=get("med"), p90=get("p(90)"), p95=get("p(95)"), p99=get("p(99)"), max=get("max")
+    )
+
+
+def _peak_vus(values: dict[str, dict[str, Any]]) -> int | None:
+    for name, key in (("vus", "max"), ("vus_max", "max"), ("vus_max", "value")):
+        if name in values and values[name].get(key) is not None:
+            return to_int(values[name][key], f"{name} {key}")
+    return None
+
+
+def _legacy_thresholds(metrics: dict[str, Any], run: ParsedRun) -> None:
+    """Legacy thresholds are ``{expr: bool}`` where true means the threshold FAILED."""
+    for name, metric in metrics.items():
+        for expr, failed in as_dict(metric.get("thresholds", {}), f"{name} thresholds").items():
+            run.notes.append(f"Threshold {name} {expr}: {'FAILED' if failed is True else 'passed'}.")
+
+
+def _typed_thresholds(metrics: dict[str, Any], run: ParsedRun) -> None:
+    """handleSummary thresholds are ``{expr: {"ok": bool}}`` where ok means passed."""
+    for name, metric in metrics.items():
+        for expr, state in as_dict(metric.get("thresholds", {}), f"{name} thresholds").items():
+            ok = isinstance(state, dict) and state.get("ok") is True
+            run.notes.append(f"Threshold {name} {expr}: {'passed' if ok else 'FAILED'}.")
+
+
+def _checks_note(checks: dict[str, Any] | None, run: ParsedRun) -> None:
+    if checks is None:
+        return
+    passes = to_int(checks.get("passes"), "checks passes", optional=True)
+    fails = to_int(checks.get("fails"), "checks fails", optional=True)
+    if passes is not None and fails is not None:
+        run.notes.append(f"Checks: {passes} passed, {fails} failed.")
+
+
+# -- raw samples -----------------------------------------------------------------------------
+class _K6Samples:
+    """Feeds k6 samples (one metric value with tags) into a RunAccumulator."""
+
+    def __init__(self) -> None:
+        self.acc = RunAccumulator()
+        self.saw_failed_metric = False
+        self.requests = 0
+        self.first: float | None = None
+
+    def add(self, metric: str, t_s: float, value: float, tags: dict[str, str], where: str) -> None:
+        self.acc.span(t_s)
+        self.first = t_s if self.first is None or t_s < self.first else self.first
+        key = (tags.get("method") or None, tags.get("name") or tags.get("url") or "(unnamed)")
+        if metric == "http_reqs":
+            self.requests += 1
+            self.acc.request(t_s, key, status=tags.get("status") or None)
+        elif metric == "http_req_duration":
+            self.acc.latency(t_s, key, _non_negative(value, where))
+        elif metric == "http_req_failed":
+            self.saw_failed_metric = True
+            if value >= 0.5:
+                self.acc.failure(t_s, key, message=_failure_message(tags))
+        elif metric == "vus":
+            self.acc.users(t_s, int(_non_negative(value, where)))
+
+    def build(self, fmt: str, source: Source) -> ParsedRun:
+        if not self.requests:
+            raise source.fail("holds no http_reqs samples: the k6 test made no HTTP requests.")
+        run = ParsedRun(format=fmt, tool="k6", rps_method=SAMPLE_RPS)
+        self.acc.fill(run)
+        if self.first is not None:
+            run.started_at = epoch_to_datetime(self.first, source, "the first sample time")
+        if not self.saw_failed_metric:
+            _failures_from_status(run)
+        run.notes.append("duration_s spans the first to the last sample; k6's own summary uses the whole test run.")
+        return run
+
+
+def _non_negative(value: float, where: str) -> float:
+    if not value >= 0:
+        raise ParseError(f"{where} has the value {value!r}; it must be >= 0.")
+    return value
+
+
+def _failure_message(tags: dict[str, str]) -> str:
+    if tags.get("error"):
+        return tags["error"]
+    status = tags.get("status") or "?"
+    code = f" (error_code {tags['error_code']})" if tags.get("error_code") else ""
+    return f"HTTP {status}{code}"
+
+
+def _failures_from_status(run: ParsedRun) -> None:
+    """Old k6 (< v0.31) has no http_req_failed: count status 0 and >= 400 as failures."""
+    failed = sum(n for code, n in run.status_codes.items() if code.isdigit() and (int(code) >= 400 or int(code) == 0))
+    run.summary.failures = failed
+    run.summary.error_rate = error_rate(run.summary.requests, failed)
+    for endpoint in run.endpoints:
+        endpoint.failures = None
+    for point in run.timeseries:
+        point.error_rate = None
+    run.notes.append("No http_req_failed samples (k6 < v0.31): failures = responses with status 0 or >= 400.")
+
+
+def parse_ndjson(sources: list[Source]) -> ParsedRun:
+    """k6 ``--out json`` NDJSON, one line at a time; raises ParseError."""
+    source = _single(sources)
+    samples = _K6Samples()
+    times = _TimeCache(source)
+    with translate_errors(source.name):
+        for number, obj in _json_lines(source):
+            if obj.get("type") != "Point":
+                continue
+            where = f"line {number}"
+            data = as_dict(obj.get("data"), f"{where} “data”")
+            metric = as_text(obj.get("metric"), f"{where} “metric”") or ""
+            value = data.get("value")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ParseError(f"{where} has a non-numeric value {value!r}.")
+            t_s = times.parse(as_text(data.get("time"), f"{where} “time”") or "", where)
+            samples.add(metric, t_s, float(value), _tags(data.get("tags"), where), where)
+    return samples.build("k6-ndjson", source)
+
+
+def _json_lines(source: Source) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, line in enumerate(source.lines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line, parse_constant=_no_constants)
+        except (json.JSONDecodeError, RecursionError):
+            raise source.fail(f"line {number} is not valid JSON; k6 --out json writes one JSON object per line.") from None
+        if not isinstance(obj, dict):
+            raise source.fail(f"line {number} is not a JSON object.")
+        yield number, obj
+
+
+def _no_constants(token: str) -> Any:
+    raise json.JSONDecodeError(f"{token} is not allowed", token, 0)
+
+
+def _tags(raw: Any, where: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    tags = as_dict(raw, f"{where} tags")
+    return {k: v if isinstance(v, str) else str(v) for k, v in tags.items()}
+
+
+class _TimeCache:
+    """RFC 3339 → epoch seconds; k6 writes many samples with the same time string."""
+
+    def __init__(self, source: Source) -> None:
+        self._source = source
+        self._last_text = ""
+        self._last_value = 0.0
+
+    def parse(self, text: str, where: str) -> float:
+        if text != self._last_text:
+            try:
+                moment = datetime.fromisoformat(text)
+            except ValueError:
+                raise ParseError(f"{where} has the time {text[:40]!r}, which is not RFC 3339.") from None
+            if moment.tzinfo is None:
+                raise ParseError(f"{where} has the time {text[:40]!r} without a time zone.")
+            self._last_text, self._last_value = text, moment.timestamp()
+        return self._last_value
+
+
+K6_CSV_COLUMNS = ["metric_name", "timestamp", "metric_value"]
+
+
+def parse_csv(sources: list[Source]) -> ParsedRun:
+    """k6 ``--out csv`` rows (any tag columns, any timestamp format); raises ParseError."""
+    source = _single(sources)
+    samples = _K6Samples()
+    times = _TimeCache(source)
+    tag_names = ("method", "name", "url", "status", "error", "error_code")
+    with translate_errors(source.name):
+        for number, row in records(source, K6_CSV_COLUMNS, "k6 CSV"):
+            metric = row["metric_name"]
+            if metric not in ("http_reqs", "http_req_duration", "http_req_failed", "vus"):
+                continue
+            value = to_float(row["metric_value"], at(number, "metric_value"))
+            assert value is not None
+            t_s = _csv_time(row["timestamp"], number, times)
+            tags = {name: row[name] for name in tag_names if row.get(name)}
+            samples.add(metric, t_s, value, tags, f"row {number}")
+    return samples.build("k6-csv", source)
+
+
+def _csv_time(text: str, number: int, times: _TimeCache) -> float:
+    """Unix s/ms/µs/ns (told apart by magnitude) or RFC 3339 text."""
+    text = text.strip()
+    if text.isdigit():
+        value = int(text)
+        for limit, divisor in ((1e11, 1), (1e14, 1e3), (1e17, 1e6)):
+            if value < limit:
+                return value / divisor
+        return value / 1e9
+    return times.parse(text, at(number, "timestamp"))

@@ -1,0 +1,144 @@
+"""Fixtures in flaskr's shape: app, client, runner, auth; plus a small world of personas."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from flask.testing import FlaskClient
+
+from app import create_app
+from app.config import TestingConfig
+from app.extensions import db, limiter, socketio
+from app.models import Role
+from tests import factories
+
+
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context (fresh ``g`` and database session), as in
+    production, even though the test itself holds an app context for its factories."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+class IsolatedSocket:
+    """The same isolation for the Socket.IO test client: every call in a fresh app context."""
+
+    def __init__(self, app, client) -> None:
+        self._app, self._client = app, client
+
+    def __getattr__(self, name):
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            with self._app.app_context():
+                return attr(*args, **kwargs)
+
+        return call
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRADEOFF_INSTANCE_PATH", str(tmp_path))
+    app = create_app(TestingConfig())
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        db.create_all()
+        limiter.reset()
+        yield app
+        db.session.remove()
+        db.drop_all()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, email: str, password: str = factories.PASSWORD, **kw):
+        return self._client.post("/login", data={"email": email, "password": password}, **kw)
+
+    def logout(self):
+        return self._client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@dataclass
+class World:
+    """A team with one person per role, an outsider, and a review."""
+
+    team: object
+    review: object
+    users: dict  # persona -> User (owner, facilitator, member, observer, non_member)
+
+
+@pytest.fixture
+def world(app):
+    owner = factories.make_user("Olivia Owner", "owner@example.com")
+    team = factories.make_team(owner, "Core team")
+    users = {"owner": owner}
+    for role in (Role.FACILITATOR, Role.MEMBER, Role.OBSERVER):
+        users[role.value] = factories.add_member(
+            team, role, factories.make_user(f"{role.label} Person", f"{role.value}@example.com"))
+    users["non_member"] = factories.make_user("Nora Outsider", "outsider@example.com")
+    factories.make_team(users["non_member"], "Other team")
+    review = factories.make_review(team, owner)
+    return World(team=team, review=review, users=users)
+
+
+@pytest.fixture
+def login_as(app):
+    """Return a logged-in test client for a user (a fresh client per call)."""
+
+    def _login(user):
+        c = app.test_client()
+        r = c.post("/login", data={"email": user.email, "password": factories.PASSWORD})
+        assert r.status_code in (302, 303), r.status_code
+        return c
+
+    return _login
+
+
+@pytest.fixture
+def socket_client(app):
+    """A Socket.IO test client sharing a logged-in Flask test client's cookies."""
+    made = []
+
+    def _connect(flask_client, review_id, **kw):
+        with app.app_context():
+            sc = IsolatedSocket(app, socketio.test_client(
+                app, flask_test_client=flask_client, auth={"review": review_id}, **kw))
+        made.append(sc)
+        return sc
+
+    yield _connect
+    for sc in made:
+        if sc.is_connected():
+            sc.disconnect()
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+def csrf_from(html: str) -> str:
+    m = CSRF_RE.search(html)
+    assert m, "no csrf token in page"
+    return m.group(1) or m.group(2)
