@@ -97,6 +97,12 @@ def register_errors(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals.update(can=can, current_role=current_role, ROLES=ROLES, STEPS=STEPS)
+    # The UI macros are globals so that a block rendered alone (htmx, Socket.IO) has them too:
+    # jinja2-fragments renders one block without the template's top-level imports.
+    macros = app.jinja_env.get_template("_macros.html").module
+    app.jinja_env.globals.update(
+        {name: getattr(macros, name) for name in ("field", "form_errors", "post_button", "status_badge")}
+    )
 
 
 def register_commands(app: Flask) -> None:

@@ -174,6 +174,16 @@ def _surd_sign(a: Fraction, b: Fraction, s: Fraction) -> int:
     return sa * _sign(a * a - b * b * s)
 
 
+def _split_square(n: int, limit: int = 1000) -> tuple[int, int]:
+    """n = k*k*m with the square factors of primes below ``limit`` moved into k."""
+    k, f = 1, 2
+    while f < limit and f * f <= n:
+        while n % (f * f) == 0:
+            n, k = n // (f * f), k * f
+        f += 1
+    return k, n
+
+
 def _rational_sqrt(x: Fraction) -> Fraction | None:
     """sqrt(x) when it is rational, else None."""
     n, d = math.isqrt(x.numerator), math.isqrt(x.denominator)
@@ -202,14 +212,19 @@ class Surd:
 
     @classmethod
     def make(cls, a: Fraction, b: Fraction, s: Fraction) -> Surd:
-        """``a + b*sqrt(s)``, folded to a rational when sqrt(s) is rational."""
+        """``a + b*sqrt(s)``: rational when sqrt(s) is, else with an integer radicand
+        cleared of small square factors (so sqrt(128)/8 reads sqrt(2)).
+
+        Raises:
+            ValueError: s < 0.
+        """
         if s < 0:
             raise ValueError("negative radicand")
         root = _rational_sqrt(s)
         if b == 0 or root is not None:
             return cls(a + b * (root or 0))
-        n, d = s.numerator, s.denominator  # b*sqrt(n/d) == (b/d)*sqrt(n*d)
-        return cls(a, b / d, Fraction(n * d))
+        outside, inside = _split_square(s.numerator * s.denominator)  # sqrt(n/d) = sqrt(nd)/d
+        return cls(a, b * outside / s.denominator, Fraction(inside))
 
     @property
     def is_rational(self) -> bool:
@@ -245,8 +260,11 @@ class Surd:
     def __str__(self) -> str:
         if self.is_rational:
             return str(self.a)
-        sign = "+" if self.b > 0 else "-"
-        return f"{self.a} {sign} {abs(self.b)}*sqrt({self.s})"
+        factor = "" if abs(self.b) == 1 else f"{abs(self.b)}*"
+        root = f"{factor}sqrt({self.s})"
+        if self.a == 0:
+            return root if self.b > 0 else f"-{root}"
+        return f"{self.a} {'+' if self.b > 0 else '-'} {root}"
 
 
 def _cmp(x: Surd, y: Surd) -> int:
@@ -679,7 +697,8 @@ def _summary(
     changes = [s for s in shifts if s.changes]
     prefix = f"Leader already contested ({_names(model, leaders)}); " if len(leaders) > 1 else ""
     if not changes:
-        return prefix + f"No change within {_fmt(bounds[0])}\u2013{_fmt(bounds[1])}."
+        low, high = _fmt(float(bounds[0])), _fmt(float(bounds[1]))
+        return prefix + f"No change within {low}\u2013{high}."
     best = min(changes, key=lambda s: abs(s.delta or 0.0))
     verb = "Raising" if best.direction == "up" else "Lowering"
     weight = float(model.weights[criterion_id])

@@ -88,6 +88,8 @@ class LogHistogram:
         if not self.count or self.min is None or self.max is None:
             return None
         rank = max(1, math.ceil(q * self.count))
+        if rank == 1 or rank >= self.count:  # the extremes are known exactly
+            return self.min if rank == 1 else self.max
         seen = self.zero_count
         if seen >= rank:
             return self._clamp(0.0)
