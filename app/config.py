@@ -74,6 +74,8 @@ class Config:
 class TestingConfig(Config):
     """In-memory SQLite, CSRF off (one test module turns it back on), cheap password hashing."""
 
+    __test__ = False  # not a pytest test class
+
     def __init__(self, **overrides) -> None:
         super().__init__()
         self.TESTING = True

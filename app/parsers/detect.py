@@ -85,7 +85,9 @@ def _sniff_json(text: str, first_line: str) -> str | None:
     if text.startswith("var stats") and _has(text, "numberOfRequests"):
         return "gatling-json"
     if not text.startswith("{"):
-        return "bombardier-json" if '{"spec":' in text and _has(text, "numberOfConnections") else None
+        return (
+            "bombardier-json" if '{"spec":' in text and _has(text, "numberOfConnections") else None
+        )
     if _K6_LINE.search(first_line) and _has(first_line, "metric"):
         return "k6-ndjson"
     return _sniff_json_object(text)
@@ -127,12 +129,22 @@ def _sniff_markup(text: str, first_line: str) -> str | None:
 
 def _sniff_text(text: str, first_line: str) -> str | None:
     if re.search(r"Running .* test @", text) and "Thread Stats" in text:
-        wrk2 = "HdrHistogram" in text or "Thread calibration" in text or "Percentile spectrum" in text
+        wrk2 = (
+            "HdrHistogram" in text or "Thread calibration" in text or "Percentile spectrum" in text
+        )
         return "wrk2" if wrk2 else "wrk"
-    if "This is ApacheBench" in text or ("Complete requests:" in text and "Requests per second:" in text):
+    if "This is ApacheBench" in text or (
+        "Complete requests:" in text and "Requests per second:" in text
+    ):
         return "ab"
-    if "Summary:" in text and "Requests/sec:" in text and (
-        "Latency distribution:" in text or "Status code distribution:" in text or "Error distribution:" in text
+    if (
+        "Summary:" in text
+        and "Requests/sec:" in text
+        and (
+            "Latency distribution:" in text
+            or "Status code distribution:" in text
+            or "Error distribution:" in text
+        )
     ):
         return "hey"
     if re.search(r"^Requests\s+\[total, rate", text, re.M):
@@ -147,7 +159,10 @@ def describe_unknown(source: Source) -> str:
         return f"“{source.name}” is empty."
     if decode_head(head) is None:
         return f"“{source.name}” is a binary file or not UTF-8 text, and not a recognised format."
-    return f"“{source.name}” is not output of a supported load-testing tool (no known signature found)."
+    return (
+        f"“{source.name}” is not output of a supported load-testing tool "
+        "(no known signature found)."
+    )
 
 
 def detect_sources(sources: list[Source]) -> str:

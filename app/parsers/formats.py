@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 FORMATS: dict[str, str] = {
-    "locust-csv": "Locust CSV (--csv: _stats.csv, optional _stats_history.csv, _failures.csv, _exceptions.csv)",
+    "locust-csv": (
+        "Locust CSV (--csv: _stats.csv, optional _stats_history.csv, _failures.csv, "
+        "_exceptions.csv)"
+    ),
     "locust-json": "Locust JSON (--json / --json-file)",
     "locust-html": "Locust HTML report (--html, Locust 2.22 or later)",
     "k6-summary-export": "k6 --summary-export JSON",

@@ -31,9 +31,13 @@ class _LogRun:
         self.active_users = 0
         self.error_records = 0
 
-    def request(self, groups: list[str], name: str, start_ms: float, end_ms: float, ok: bool, message: str) -> None:
+    def request(
+        self, groups: list[str], name: str, start_ms: float, end_ms: float, ok: bool, message: str
+    ) -> None:
         if end_ms < start_ms:
-            raise ParseError(f"request “{name[:60]}” ends before it starts ({start_ms} > {end_ms}).")
+            raise ParseError(
+                f"request “{name[:60]}” ends before it starts ({start_ms} > {end_ms})."
+            )
         label = " / ".join([*groups, name]) if groups else name
         start_s, key = start_ms / 1000, (None, label)
         self.acc.span(start_s, end_ms / 1000)
@@ -49,20 +53,27 @@ class _LogRun:
     def build(self, source: Source) -> ParsedRun:
         if not self.acc.overall.requests:
             raise source.fail("holds no REQUEST records: the simulation made no requests.")
-        run = ParsedRun(format=self.fmt, tool="gatling", tool_version=self.version, rps_method=LOG_RPS)
+        run = ParsedRun(
+            format=self.fmt, tool="gatling", tool_version=self.version, rps_method=LOG_RPS
+        )
         self.acc.fill(run)
         run.summary.concurrency = self.acc.max_users
         start = self.start_ms if self.start_ms is not None else (self.acc.first_s or 0) * 1000
         run.started_at = epoch_to_datetime(start / 1000, source, "the run start")
-        run.notes.append("Concurrency is the peak number of active virtual users (USER start/end records).")
+        run.notes.append(
+            "Concurrency is the peak number of active virtual users (USER start/end records)."
+        )
         if self.error_records:
-            run.notes.append(f"{self.error_records} ERROR record(s) (crashes in the simulation) are not counted as requests.")
+            run.notes.append(
+                f"{self.error_records} ERROR record(s) (crashes in the simulation) are not "
+                "counted as requests."
+            )
         return run
 
 
 # -- text simulation.log ----------------------------------------------------------------------
 def parse_text_log(sources: list[Source]) -> ParsedRun:
-    """Tab-separated simulation.log; the layout variant is told by field counts. Raises ParseError."""
+    """Tab-separated simulation.log; the layout is told by field counts. Raises ParseError."""
     source = _single(sources)
     log = _LogRun("gatling-log")
     with translate_errors(source.name):
@@ -97,7 +108,9 @@ def _text_record(log: _LogRun, fields: list[str], number: int) -> None:
     elif record == "ERROR":
         log.error_records += 1
     elif record not in ("GROUP", "ASSERTION"):
-        raise ParseError(f"line {number} starts with {record[:20]!r}, which is not a Gatling log record.")
+        raise ParseError(
+            f"line {number} starts with {record[:20]!r}, which is not a Gatling log record."
+        )
 
 
 def _text_request(log: _LogRun, f: list[str], number: int) -> None:
@@ -137,7 +150,10 @@ class _BinaryReader:
     def take(self, n: int) -> bytes:
         data = self._stream.read(n)
         if len(data) < n:
-            raise ParseError(f"ends in the middle of a record (byte {self.offset + len(data)}); the file is cut short.")
+            raise ParseError(
+                f"ends in the middle of a record (byte {self.offset + len(data)}); "
+                "the file is cut short."
+            )
         self.offset += n
         return data
 
@@ -161,7 +177,9 @@ class _BinaryReader:
     def flag(self) -> bool:
         value = self.byte()
         if value not in (0, 1):
-            raise ParseError(f"has the byte {value} where a true/false flag belongs (byte {self.offset - 1}).")
+            raise ParseError(
+                f"has the byte {value} where a true/false flag belongs (byte {self.offset - 1})."
+            )
         return value == 1
 
     def count(self, what: str) -> int:
@@ -175,7 +193,9 @@ class _BinaryReader:
         if length == 0:
             return ""
         if not 0 < length <= MAX_STRING_BYTES:
-            raise ParseError(f"has an impossible string length ({length}) at byte {self.offset - 4}.")
+            raise ParseError(
+                f"has an impossible string length ({length}) at byte {self.offset - 4}."
+            )
         data = self.take(length)
         coder = self.byte()
         if coder not in (0, 1):
@@ -189,7 +209,10 @@ class _BinaryReader:
             self._cache[index] = value
             return value
         if -index not in self._cache:
-            raise ParseError(f"refers to a string that was never written (index {-index}, byte {self.offset - 4}).")
+            raise ParseError(
+                f"refers to a string that was never written (index {-index}, "
+                f"byte {self.offset - 4})."
+            )
         return self._cache[-index]
 
 
@@ -262,7 +285,9 @@ def parse_report_json(sources: list[Source]) -> ParsedRun:
     with translate_errors(source.name):
         stats = as_dict(data["stats"], "“stats”") if "stats" in data else data
         run = ParsedRun(format="gatling-json", tool="gatling")
-        run.percentile_method = "reported by Gatling; percentiles1/3/4 assumed to be the default 50/95/99th"
+        run.percentile_method = (
+            "reported by Gatling; percentiles1/3/4 assumed to be the default 50/95/99th"
+        )
         run.rps_method = "reported by Gatling: requests / run length in whole seconds"
         row = _stats_row(stats, "All requests")
         run.summary = Summary(

@@ -68,13 +68,17 @@ class _JtlAggregator:
 
     def _record(self, acc: RunAccumulator, s: _Sample) -> None:
         start_s, key = s.start_ms / 1000, (None, s.label)
-        self.first_ms = s.start_ms if self.first_ms is None or s.start_ms < self.first_ms else self.first_ms
+        self.first_ms = (
+            s.start_ms if self.first_ms is None or s.start_ms < self.first_ms else self.first_ms
+        )
         acc.span(start_s, (s.start_ms + s.elapsed_ms) / 1000)
         acc.request(start_s, key, weight=s.count, status=s.code or None)
         acc.latency(start_s, key, s.elapsed_ms, weight=s.count)
         failures = s.errors if s.count > 1 else (0 if s.success else 1)
         if failures:
-            acc.failure(start_s, key, weight=failures, message=s.failure or f"{s.code} {s.message}".strip())
+            acc.failure(
+                start_s, key, weight=failures, message=s.failure or f"{s.code} {s.message}".strip()
+            )
         if s.threads is not None:
             acc.users(start_s, s.threads)
 
@@ -83,7 +87,9 @@ class _JtlAggregator:
         counted = self.acc
         if not counted.overall.requests and self.transactions.overall.requests:
             counted = self.transactions
-            run.notes.append("Only Transaction Controller samples were found; they are counted as requests.")
+            run.notes.append(
+                "Only Transaction Controller samples were found; they are counted as requests."
+            )
         elif self.transactions.overall.requests:
             run.notes.append(
                 f"{self.transactions.overall.requests} Transaction Controller sample(s) left out "
@@ -93,7 +99,9 @@ class _JtlAggregator:
             raise source.fail("holds no samples: the JMeter test recorded no results.")
         counted.fill(run)
         if self.sub_results:
-            run.notes.append(f"{self.sub_results} sub-result(s) (redirects, embedded resources) left out.")
+            run.notes.append(
+                f"{self.sub_results} sub-result(s) (redirects, embedded resources) left out."
+            )
         if self.first_ms is not None:
             run.started_at = epoch_to_datetime(self.first_ms / 1000, source, "the first timeStamp")
         return run
@@ -192,7 +200,9 @@ def parse_xml(sources: list[Source]) -> ParsedRun:
 
 def _checked_root(element: ET.Element) -> ET.Element:
     if element.tag != "testResults":
-        raise ParseError(f"is XML with a <{element.tag[:40]}> root, not a JMeter result file (<testResults>).")
+        raise ParseError(
+            f"is XML with a <{element.tag[:40]}> root, not a JMeter result file (<testResults>)."
+        )
     return element
 
 
@@ -232,7 +242,9 @@ def _xml_sample(element: ET.Element) -> _Sample:
 def _assertion_failure(element: ET.Element) -> str:
     for assertion in element.findall("assertionResult"):
         if (assertion.findtext("failure") or assertion.findtext("error") or "").strip() == "true":
-            return (assertion.findtext("failureMessage") or assertion.findtext("name") or "").strip()
+            return (
+                assertion.findtext("failureMessage") or assertion.findtext("name") or ""
+            ).strip()
     return ""
 
 
@@ -243,10 +255,15 @@ def parse_dashboard(sources: list[Source]) -> ParsedRun:
     data = as_dict(source.read_json(), "the top level")
     if "Total" not in data:
         raise ParseError("has no “Total” entry, so it is not a complete JMeter statistics.json.")
-    rows = {label: _dashboard_row(label, as_dict(item, f"entry {label!r}")) for label, item in data.items()}
+    rows = {
+        label: _dashboard_row(label, as_dict(item, f"entry {label!r}"))
+        for label, item in data.items()
+    }
     total = rows.pop("Total")
     run = ParsedRun(format="jmeter-dashboard", tool="jmeter")
-    run.percentile_method = "reported by JMeter's dashboard; pct1/2/3 assumed to be the default 90/95/99th"
+    run.percentile_method = (
+        "reported by JMeter's dashboard; pct1/2/3 assumed to be the default 90/95/99th"
+    )
     run.rps_method = "reported by JMeter: samples / (last end − first start)"
     run.summary = Summary(
         requests=total.requests,

@@ -55,7 +55,10 @@ def parse_handle_summary(sources: list[Source]) -> ParsedRun:
     source = _single(sources)
     data = as_dict(source.read_json(), "the top level")
     metrics = as_dict(data.get("metrics"), "“metrics”")
-    values = {name: as_dict(as_dict(m, f"metric {name}").get("values"), f"metric {name} values") for name, m in metrics.items()}
+    values = {
+        name: as_dict(as_dict(m, f"metric {name}").get("values"), f"metric {name} values")
+        for name, m in metrics.items()
+    }
     reqs = _required(values, "http_reqs")
     state = as_dict(data.get("state", {}), "“state”")
     duration_ms = to_float(state.get("testRunDurationMs"), "state.testRunDurationMs", optional=True)
@@ -129,7 +132,9 @@ def _summary_run(
     rps: float | None,
     duration: float | None,
 ) -> ParsedRun:
-    run = ParsedRun(format=fmt, tool="k6", percentile_method=REPORTED_PERCENTILES, rps_method=REPORTED_RPS)
+    run = ParsedRun(
+        format=fmt, tool="k6", percentile_method=REPORTED_PERCENTILES, rps_method=REPORTED_RPS
+    )
     run.summary = Summary(
         requests=requests,
         failures=failures,
@@ -152,7 +157,13 @@ def _trend_latency(trend: dict[str, Any] | None, what: str) -> Latency:
         return to_float(trend.get(key), f"{what} “{key}”", optional=True)
 
     return Latency(
-        avg=get("avg"), min=get("min"), p50=get("med"), p90=get("p(90)"), p95=get("p(95)"), p99=get("p(99)"), max=get("max")
+        avg=get("avg"),
+        min=get("min"),
+        p50=get("med"),
+        p90=get("p(90)"),
+        p95=get("p(95)"),
+        p99=get("p(99)"),
+        max=get("max"),
     )
 
 
@@ -167,7 +178,9 @@ def _legacy_thresholds(metrics: dict[str, Any], run: ParsedRun) -> None:
     """Legacy thresholds are ``{expr: bool}`` where true means the threshold FAILED."""
     for name, metric in metrics.items():
         for expr, failed in as_dict(metric.get("thresholds", {}), f"{name} thresholds").items():
-            run.notes.append(f"Threshold {name} {expr}: {'FAILED' if failed is True else 'passed'}.")
+            run.notes.append(
+                f"Threshold {name} {expr}: {'FAILED' if failed is True else 'passed'}."
+            )
 
 
 def _typed_thresholds(metrics: dict[str, Any], run: ParsedRun) -> None:
@@ -222,7 +235,10 @@ class _K6Samples:
             run.started_at = epoch_to_datetime(self.first, source, "the first sample time")
         if not self.saw_failed_metric:
             _failures_from_status(run)
-        run.notes.append("duration_s spans the first to the last sample; k6's own summary uses the whole test run.")
+        run.notes.append(
+            "duration_s spans the first to the last sample; k6's own summary uses the "
+            "whole test run."
+        )
         return run
 
 
@@ -242,14 +258,20 @@ def _failure_message(tags: dict[str, str]) -> str:
 
 def _failures_from_status(run: ParsedRun) -> None:
     """Old k6 (< v0.31) has no http_req_failed: count status 0 and >= 400 as failures."""
-    failed = sum(n for code, n in run.status_codes.items() if code.isdigit() and (int(code) >= 400 or int(code) == 0))
+    failed = sum(
+        n
+        for code, n in run.status_codes.items()
+        if code.isdigit() and (int(code) >= 400 or int(code) == 0)
+    )
     run.summary.failures = failed
     run.summary.error_rate = error_rate(run.summary.requests, failed)
     for endpoint in run.endpoints:
         endpoint.failures = None
     for point in run.timeseries:
         point.error_rate = None
-    run.notes.append("No http_req_failed samples (k6 < v0.31): failures = responses with status 0 or >= 400.")
+    run.notes.append(
+        "No http_req_failed samples (k6 < v0.31): failures = responses with status 0 or >= 400."
+    )
 
 
 def parse_ndjson(sources: list[Source]) -> ParsedRun:
@@ -279,7 +301,9 @@ def _json_lines(source: Source) -> Iterator[tuple[int, dict[str, Any]]]:
         try:
             obj = json.loads(line, parse_constant=_no_constants)
         except (json.JSONDecodeError, RecursionError):
-            raise source.fail(f"line {number} is not valid JSON; k6 --out json writes one JSON object per line.") from None
+            raise source.fail(
+                f"line {number} is not valid JSON; k6 --out json writes one JSON object per line."
+            ) from None
         if not isinstance(obj, dict):
             raise source.fail(f"line {number} is not a JSON object.")
         yield number, obj
@@ -309,7 +333,9 @@ class _TimeCache:
             try:
                 moment = datetime.fromisoformat(text)
             except ValueError:
-                raise ParseError(f"{where} has the time {text[:40]!r}, which is not RFC 3339.") from None
+                raise ParseError(
+                    f"{where} has the time {text[:40]!r}, which is not RFC 3339."
+                ) from None
             if moment.tzinfo is None:
                 raise ParseError(f"{where} has the time {text[:40]!r} without a time zone.")
             self._last_text, self._last_value = text, moment.timestamp()

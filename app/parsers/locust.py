@@ -18,7 +18,10 @@ from app.parsers.tables import at, epoch_to_datetime, parse_iso_datetime, record
 from app.parsers.values import as_dict, as_list, as_text, to_float, to_int
 
 PERCENTILE_COLUMN = re.compile(r"^\d+(\.\d+)?%$")
-REPORTED_PERCENTILES = "reported by Locust: response times rounded to ~2 significant digits before percentiles (FORMATS.md §1.7)"
+REPORTED_PERCENTILES = (
+    "reported by Locust: response times rounded to ~2 significant digits before "
+    "percentiles (FORMATS.md §1.7)"
+)
 AGGREGATED = "Aggregated"
 
 
@@ -52,7 +55,9 @@ def _classify(sources: list[Source]) -> dict[str, Source]:
     for source in sources:
         kind = detect.sniff(source)
         if kind not in detect.LOCUST_CSV_KINDS:
-            raise source.fail("is not one of Locust's --csv files (stats, stats_history, failures, exceptions).")
+            raise source.fail(
+                "is not one of Locust's --csv files (stats, stats_history, failures, exceptions)."
+            )
         if kind in parts:
             raise ParseError(
                 f"“{parts[kind].name}” and “{source.name}” are both Locust {kind[7:]} files; "
@@ -130,7 +135,11 @@ def _read_history(source: Source, run: ParsedRun) -> None:
         run.started_at = epoch_to_datetime(first, source, "the first Timestamp")
     users = [p.users for p in run.timeseries if p.users is not None]
     run.summary.concurrency = max(users) if users else None
-    window = "the current ~10 s window (--csv-full-history)" if per_endpoint else "cumulative since the start"
+    window = (
+        "the current ~10 s window (--csv-full-history)"
+        if per_endpoint
+        else "cumulative since the start"
+    )
     run.notes.append(f"Time-series rps is Locust's current rate; its p95 is {window}.")
 
 
@@ -141,7 +150,13 @@ def _history_point(row: dict[str, str], number: int, t_s: float) -> Point:
     if rps and fails is not None:
         rate = min(fails / rps, 1.0)
     p95 = to_float(row["95%"], at(number, "95%"), optional=True) if "95%" in row else None
-    return Point(t_s=t_s, rps=rps, p95_ms=p95, error_rate=rate, users=to_int(row["User Count"], at(number, "User Count")))
+    return Point(
+        t_s=t_s,
+        rps=rps,
+        p95_ms=p95,
+        error_rate=rate,
+        users=to_int(row["User Count"], at(number, "User Count")),
+    )
 
 
 def _read_failures(source: Source, run: ParsedRun) -> None:
@@ -157,10 +172,14 @@ def _read_failures(source: Source, run: ParsedRun) -> None:
 def _read_exceptions(source: Source, run: ParsedRun) -> None:
     total = 0
     with translate_errors(source.name):
-        for number, row in records(source, ["Count", "Message"], "Locust exceptions", allow_empty=True):
+        for number, row in records(
+            source, ["Count", "Message"], "Locust exceptions", allow_empty=True
+        ):
             total += to_int(row["Count"], at(number, "Count")) or 0
     if total:
-        run.notes.append(f"Locust recorded {total} exception(s) in the test code (see _exceptions.csv).")
+        run.notes.append(
+            f"Locust recorded {total} exception(s) in the test code (see _exceptions.csv)."
+        )
 
 
 # -- JSON (--json / --json-file) -------------------------------------------------------------
@@ -172,7 +191,9 @@ def parse_json(sources: list[Source]) -> ParsedRun:
         items = as_list(entries, "the top level")
         if not items:
             raise ParseError("is an empty list: the Locust run made no requests.")
-        parsed = [_json_entry(as_dict(item, f"entry {i + 1}"), i + 1) for i, item in enumerate(items)]
+        parsed = [
+            _json_entry(as_dict(item, f"entry {i + 1}"), i + 1) for i, item in enumerate(items)
+        ]
     return _run_from_entries(parsed, source)
 
 
@@ -252,7 +273,13 @@ def _histogram_latency(entry: dict[str, Any]) -> Latency:
 
 
 def _merge_entries(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    merged: dict[str, Any] = {"requests": 0, "none": 0, "failures": 0, "total_time": 0.0, "histogram": {}}
+    merged: dict[str, Any] = {
+        "requests": 0,
+        "none": 0,
+        "failures": 0,
+        "total_time": 0.0,
+        "histogram": {},
+    }
     for entry in entries:
         for key in ("requests", "none", "failures", "total_time"):
             merged[key] += entry[key]
@@ -266,7 +293,11 @@ def _merge_entries(entries: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _run_from_entries(entries: list[dict[str, Any]], source: Source) -> ParsedRun:
     total = _merge_entries(entries)
-    duration = total["last"] - total["start"] if total["last"] is not None and total["start"] is not None else None
+    duration = (
+        total["last"] - total["start"]
+        if total["last"] is not None and total["start"] is not None
+        else None
+    )
     if duration is not None and duration < 0:
         raise source.fail("has a last_request_timestamp earlier than its start_time.")
     run = ParsedRun(format="locust-json", tool="locust", recomputed=True)
@@ -274,7 +305,9 @@ def _run_from_entries(entries: list[dict[str, Any]], source: Source) -> ParsedRu
         "computed from Locust's own rounded-response-time histograms with Locust's percentile rule "
         "(same figures Locust would report)"
     )
-    run.rps_method = "total requests / (latest last_request_timestamp − earliest start_time), as Locust does"
+    run.rps_method = (
+        "total requests / (latest last_request_timestamp − earliest start_time), as Locust does"
+    )
     run.summary = Summary(
         requests=total["requests"],
         failures=total["failures"],
@@ -312,7 +345,11 @@ def _json_series(entries: list[dict[str, Any]], start: float | None) -> list[Poi
         return []
     origin = int(start) if start is not None else min(reqs)
     return [
-        Point(t_s=float(second - origin), rps=float(count), error_rate=error_rate(count, fails.get(second, 0)))
+        Point(
+            t_s=float(second - origin),
+            rps=float(count),
+            error_rate=error_rate(count, fails.get(second, 0)),
+        )
         for second, count in sorted(reqs.items())
     ]
 
@@ -338,7 +375,9 @@ def parse_html(sources: list[Source]) -> ParsedRun:
         return _run_from_report(as_dict(data, "window.templateArgs"), source)
 
 
-def _report_row(item: dict[str, Any], percentiles: dict[tuple[str, str], dict[str, Any]], n: int) -> Endpoint:
+def _report_row(
+    item: dict[str, Any], percentiles: dict[tuple[str, str], dict[str, Any]], n: int
+) -> Endpoint:
     where = f"requests_statistics[{n}]"
 
     def number(key: str) -> float | None:
@@ -372,12 +411,20 @@ def _report_row(item: dict[str, Any], percentiles: dict[tuple[str, str], dict[st
 
 def _run_from_report(data: dict[str, Any], source: Source) -> ParsedRun:
     percentiles = {}
-    for i, raw in enumerate(as_list(data.get("response_time_statistics", []), "response_time_statistics")):
+    for i, raw in enumerate(
+        as_list(data.get("response_time_statistics", []), "response_time_statistics")
+    ):
         item = as_dict(raw, f"response_time_statistics[{i}]")
-        key = (as_text(item.get("method"), "method", optional=True) or "", as_text(item.get("name"), "name") or "")
+        key = (
+            as_text(item.get("method"), "method", optional=True) or "",
+            as_text(item.get("name"), "name") or "",
+        )
         percentiles[key] = item
     stats = as_list(data.get("requests_statistics"), "requests_statistics")
-    rows = [_report_row(as_dict(item, f"requests_statistics[{i}]"), percentiles, i) for i, item in enumerate(stats)]
+    rows = [
+        _report_row(as_dict(item, f"requests_statistics[{i}]"), percentiles, i)
+        for i, item in enumerate(stats)
+    ]
     aggregated = next((r for r in rows if r.name == AGGREGATED and not r.method), None)
     if aggregated is None:
         raise source.fail("has no Aggregated row in its report data; is the report complete?")
@@ -404,10 +451,17 @@ def _report_failures(data: dict[str, Any], run: ParsedRun) -> None:
     for i, raw in enumerate(as_list(data.get("failures_statistics", []), "failures_statistics")):
         item = as_dict(raw, f"failures_statistics[{i}]")
         key = " ".join(
-            part for part in (as_text(item.get("method"), "method", optional=True), as_text(item.get("name"), "name")) if part
+            part
+            for part in (
+                as_text(item.get("method"), "method", optional=True),
+                as_text(item.get("name"), "name"),
+            )
+            if part
         )
         key = f"{key}: {as_text(item.get('error'), 'error')}"
-        run.errors[key] = run.errors.get(key, 0) + (to_int(item.get("occurrences"), "occurrences") or 0)
+        run.errors[key] = run.errors.get(key, 0) + (
+            to_int(item.get("occurrences"), "occurrences") or 0
+        )
 
 
 def _pair_value(raw: Any, what: str) -> float | None:

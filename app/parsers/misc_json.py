@@ -34,7 +34,9 @@ def parse_vegeta_json(sources: list[Source]) -> ParsedRun:
         latencies = as_dict(data.get("latencies"), "“latencies”")
 
         def lat(key: str) -> float | None:
-            return scaled(to_float(latencies.get(key), f"latencies “{key}”", optional=True), NS_TO_MS)
+            return scaled(
+                to_float(latencies.get(key), f"latencies “{key}”", optional=True), NS_TO_MS
+            )
 
         requests = to_int(data.get("requests"), "“requests”")
         success = to_fraction(data.get("success"), "“success”", optional=True)
@@ -43,12 +45,17 @@ def parse_vegeta_json(sources: list[Source]) -> ParsedRun:
         run.summary = Summary(
             requests=requests,
             failures=failures,
-            error_rate=1 - success if success is not None else None,
+            error_rate=round(1 - success, 12) if success is not None else None,
             rps=to_float(data.get("rate"), "“rate”", optional=True),
             duration_s=scaled(to_float(data.get("duration"), "“duration”", optional=True), 1e-9),
             latency_ms=Latency(
-                avg=lat("mean"), min=lat("min"), p50=lat("50th"), p90=lat("90th"),
-                p95=lat("95th"), p99=lat("99th"), max=lat("max"),
+                avg=lat("mean"),
+                min=lat("min"),
+                p50=lat("50th"),
+                p90=lat("90th"),
+                p95=lat("95th"),
+                p99=lat("99th"),
+                max=lat("max"),
             ),
         )
         run.status_codes = {
@@ -74,11 +81,22 @@ def _vegeta_errors(errors: list[Any], run: ParsedRun) -> None:
     texts = [str(e) for e in errors if e]
     if texts:
         shown = "; ".join(t[:200] for t in texts[:20])
-        run.notes.append(f"vegeta reported {len(texts)} distinct error message(s) (no counts): {shown}")
+        run.notes.append(
+            f"vegeta reported {len(texts)} distinct error message(s) (no counts): {shown}"
+        )
 
 
 _GO_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|μs|ms|s|m|h)")
-_GO_UNITS_MS = {"ns": 1e-6, "us": 1e-3, "µs": 1e-3, "μs": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+_GO_UNITS_MS = {
+    "ns": 1e-6,
+    "us": 1e-3,
+    "µs": 1e-3,
+    "μs": 1e-3,
+    "ms": 1.0,
+    "s": 1e3,
+    "m": 60e3,
+    "h": 3600e3,
+}
 
 
 def go_duration_ms(text: str, what: str) -> float:
@@ -89,7 +107,7 @@ def go_duration_ms(text: str, what: str) -> float:
         if text == "0":
             return 0.0
         raise ParseError(f"{what} is {text[:30]!r}, not a duration such as 1.5ms.")
-    return sum(float(n) * _GO_UNITS_MS[u] for n, u in parts)
+    return round(sum(float(n) * _GO_UNITS_MS[u] for n, u in parts), 9)
 
 
 def parse_vegeta_text(sources: list[Source]) -> ParsedRun:
@@ -99,11 +117,13 @@ def parse_vegeta_text(sources: list[Source]) -> ParsedRun:
     with translate_errors(source.name):
         rows = _vegeta_rows(text)
         if "Requests" not in rows:
-            raise ParseError("has no “Requests [total, rate, …]” line; the vegeta report is incomplete.")
+            raise ParseError(
+                "has no “Requests [total, rate, …]” line; the vegeta report is incomplete."
+            )
         requests = to_int(rows["Requests"].get("total"), "Requests total")
         success_text = rows.get("Success", {}).get("ratio", "").rstrip("%")
         success = to_float(success_text, "Success ratio", optional=True)
-        success = success / 100 if success is not None else None
+        success = to_fraction(success / 100, "Success ratio") if success is not None else None
         lat = rows.get("Latencies", {})
         duration = rows.get("Duration", {})
 
@@ -114,11 +134,19 @@ def parse_vegeta_text(sources: list[Source]) -> ParsedRun:
         run.summary = Summary(
             requests=requests,
             failures=round((requests or 0) * (1 - success)) if success is not None else None,
-            error_rate=to_fraction(1 - success, "1 − success") if success is not None else None,
+            error_rate=round(1 - success, 12) if success is not None else None,
             rps=to_float(rows["Requests"].get("rate"), "Requests rate", optional=True),
-            duration_s=go_duration_ms(duration["attack"], "Duration attack") / 1000 if "attack" in duration else None,
+            duration_s=go_duration_ms(duration["attack"], "Duration attack") / 1000
+            if "attack" in duration
+            else None,
             latency_ms=Latency(
-                avg=ms("mean"), min=ms("min"), p50=ms("50"), p90=ms("90"), p95=ms("95"), p99=ms("99"), max=ms("max")
+                avg=ms("mean"),
+                min=ms("min"),
+                p50=ms("50"),
+                p90=ms("90"),
+                p95=ms("95"),
+                p99=ms("99"),
+                max=ms("max"),
             ),
         )
         run.status_codes = _vegeta_codes(text)
@@ -156,7 +184,11 @@ def parse_oha(sources: list[Source]) -> ParsedRun:
     source = _single(sources)
     data = as_dict(source.read_json(), "the top level")
     envelope = data.get("stdout")
-    if "summary" not in data and isinstance(envelope, dict) and isinstance(envelope.get("value"), str):
+    if (
+        "summary" not in data
+        and isinstance(envelope, dict)
+        and isinstance(envelope.get("value"), str)
+    ):
         data = as_dict(source.read_json(envelope["value"]), "the wrapped oha output")
     with translate_errors(source.name):
         return _oha_run(data)
@@ -171,7 +203,9 @@ def _oha_run(data: dict[str, Any]) -> ParsedRun:
 
     codes = {
         str(code): to_int(n, f"statusCodeDistribution[{code!r}]") or 0
-        for code, n in as_dict(data.get("statusCodeDistribution") or {}, "“statusCodeDistribution”").items()
+        for code, n in as_dict(
+            data.get("statusCodeDistribution") or {}, "“statusCodeDistribution”"
+        ).items()
     }
     errors = {
         str(msg): to_int(n, "errorDistribution count") or 0
@@ -179,7 +213,9 @@ def _oha_run(data: dict[str, Any]) -> ParsedRun:
     }
     real_errors = sum(n for msg, n in errors.items() if msg != DEADLINE_ABORT)
     requests = sum(codes.values()) + real_errors
-    failures = sum(n for code, n in codes.items() if not code.isdigit() or int(code) >= 400) + real_errors
+    failures = (
+        sum(n for code, n in codes.items() if not code.isdigit() or int(code) >= 400) + real_errors
+    )
     run = ParsedRun(format="oha-json", tool="oha", status_codes=codes, errors=errors)
     run.summary = Summary(
         requests=requests,
@@ -200,13 +236,16 @@ def _oha_run(data: dict[str, Any]) -> ParsedRun:
     run.percentile_method = "reported by oha: sorted latencies, index floor(p·n)"
     run.rps_method = "reported by oha: all results incl. errors / total time"
     if errors.get(DEADLINE_ABORT):
-        run.notes.append(f"{errors[DEADLINE_ABORT]} request(s) aborted at the -z deadline are not counted as requests.")
+        run.notes.append(
+            f"{errors[DEADLINE_ABORT]} request(s) aborted at the -z deadline are not "
+            "counted as requests."
+        )
     return run
 
 
 # -- bombardier --------------------------------------------------------------------------------
 def parse_bombardier(sources: list[Source]) -> ParsedRun:
-    """bombardier ``-o json`` (maybe after its intro/progress lines); µs latencies. Raises ParseError."""
+    """bombardier ``-o json`` (maybe after intro lines); µs latencies. Raises ParseError."""
     source = _single(sources)
     text = source.read_document()
     start = text.find('{"spec"')
@@ -216,7 +255,9 @@ def parse_bombardier(sources: list[Source]) -> ParsedRun:
     try:
         data, _ = json.JSONDecoder(parse_constant=_no_constant).raw_decode(text, start)
     except (json.JSONDecodeError, RecursionError):
-        raise source.fail("does not hold a complete bombardier JSON object; it may be cut short.") from None
+        raise source.fail(
+            "does not hold a complete bombardier JSON object; it may be cut short."
+        ) from None
     with translate_errors(source.name):
         return _bombardier_run(as_dict(data, "the top level"))
 
@@ -228,7 +269,10 @@ def _no_constant(token: str) -> Any:
 def _bombardier_run(data: dict[str, Any]) -> ParsedRun:
     spec = as_dict(data.get("spec", {}), "“spec”")
     result = as_dict(data.get("result"), "“result”")
-    classes = {key: to_int(result.get(key, 0), f"result “{key}”") or 0 for key in ("req1xx", "req2xx", "req3xx", "req4xx", "req5xx", "others")}
+    classes = {
+        key: to_int(result.get(key, 0), f"result “{key}”") or 0
+        for key in ("req1xx", "req2xx", "req3xx", "req4xx", "req5xx", "others")
+    }
     requests = sum(classes.values())
     failures = classes["req4xx"] + classes["req5xx"] + classes["others"]
     taken = to_float(result.get("timeTakenSeconds"), "result “timeTakenSeconds”", optional=True)
@@ -239,19 +283,35 @@ def _bombardier_run(data: dict[str, Any]) -> ParsedRun:
         return scaled(to_float(container.get(key), f"latency “{key}”", optional=True), 1e-3)
 
     run = ParsedRun(format="bombardier-json", tool="bombardier")
-    run.status_codes = {key[3:] if key.startswith("req") else key: n for key, n in classes.items() if n}
+    run.status_codes = {
+        key[3:] if key.startswith("req") else key: n for key, n in classes.items() if n
+    }
     for i, raw in enumerate(as_list(result.get("errors") or [], "result “errors”")):
         item = as_dict(raw, f"errors[{i}]")
-        run.errors[as_text(item.get("description"), "error description") or "error"] = to_int(item.get("count"), "error count") or 0
+        run.errors[as_text(item.get("description"), "error description") or "error"] = (
+            to_int(item.get("count"), "error count") or 0
+        )
     run.summary = Summary(
         requests=requests,
         failures=failures,
         error_rate=error_rate(requests, failures),
         rps=requests / taken if taken else None,
         duration_s=taken,
-        concurrency=to_int(spec.get("numberOfConnections"), "spec “numberOfConnections”", optional=True),
-        latency_ms=Latency(avg=us(latency, "mean"), p50=us(pcts, "50"), p90=us(pcts, "90"), p95=us(pcts, "95"), p99=us(pcts, "99"), max=us(latency, "max")),
+        concurrency=to_int(
+            spec.get("numberOfConnections"), "spec “numberOfConnections”", optional=True
+        ),
+        latency_ms=Latency(
+            avg=us(latency, "mean"),
+            p50=us(pcts, "50"),
+            p90=us(pcts, "90"),
+            p95=us(pcts, "95"),
+            p99=us(pcts, "99"),
+            max=us(latency, "max"),
+        ),
     )
-    run.rps_method = "recomputed: (1xx+2xx+3xx+4xx+5xx+others) / timeTakenSeconds (bombardier's rps block is per-interval)"
+    run.rps_method = (
+        "recomputed: (1xx+2xx+3xx+4xx+5xx+others) / timeTakenSeconds "
+        "(bombardier's rps block is per-interval)"
+    )
     run.percentile_method = "reported by bombardier (-l): microsecond histogram"
     return run

@@ -90,7 +90,9 @@ class RunAccumulator:
             self.first_s = t if self.first_s is None or t < self.first_s else self.first_s
             self.last_s = t if self.last_s is None or t > self.last_s else self.last_s
 
-    def request(self, t_s: float, key: EndpointKey, weight: int = 1, status: str | None = None) -> None:
+    def request(
+        self, t_s: float, key: EndpointKey, weight: int = 1, status: str | None = None
+    ) -> None:
         """Count ``weight`` requests at time ``t_s`` for endpoint ``key``."""
         self.overall.requests += weight
         self._endpoint(key).requests += weight
@@ -98,7 +100,9 @@ class RunAccumulator:
         if status is not None:
             _bump(self.status_codes, status, weight, "(other status codes)")
 
-    def failure(self, t_s: float, key: EndpointKey, weight: int = 1, message: str | None = None) -> None:
+    def failure(
+        self, t_s: float, key: EndpointKey, weight: int = 1, message: str | None = None
+    ) -> None:
         """Count ``weight`` failed requests (already counted by :meth:`request`)."""
         self.overall.failures += weight
         self._endpoint(key).failures += weight
@@ -158,7 +162,7 @@ class RunAccumulator:
         """Seconds between the first and the last recorded time, or None."""
         if self.first_s is None or self.last_s is None:
             return None
-        return self.last_s - self.first_s
+        return round(self.last_s - self.first_s, 6)
 
     def fill(self, run: ParsedRun, *, count_latency_only: bool = False) -> None:
         """Write summary, endpoints, time series, codes and errors into ``run``.
@@ -178,7 +182,9 @@ class RunAccumulator:
             concurrency=self.max_users,
             latency_ms=latency_of(overall.latency),
         )
-        run.endpoints = [self._endpoint_row(key, tally, duration) for key, tally in self._endpoints.items()]
+        run.endpoints = [
+            self._endpoint_row(key, tally, duration) for key, tally in self._endpoints.items()
+        ]
         run.endpoints.sort(key=lambda e: (e.name == OTHER_ENDPOINTS, e.name, e.method or ""))
         run.timeseries = self._series()
         run.status_codes = dict(sorted(self.status_codes.items()))

@@ -154,7 +154,9 @@ class Source:
 
     def open_text(self) -> io.TextIOWrapper:
         """UTF-8 text (BOM accepted, strict), line endings kept as written."""
-        return io.TextIOWrapper(self.open_binary(), encoding="utf-8-sig", errors="strict", newline="")
+        return io.TextIOWrapper(
+            self.open_binary(), encoding="utf-8-sig", errors="strict", newline=""
+        )
 
     def lines(self, keep_ends: bool = False) -> Iterator[str]:
         """Yield the file's lines one by one (bounded length); raises ParseError."""

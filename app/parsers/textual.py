@@ -38,7 +38,7 @@ def _duration_ms(token: str, what: str) -> float | None:
     match = _TIME.match(token)
     if match is None:
         raise ParseError(f"{what} is {token[:20]!r}, not a duration such as 1.5ms.")
-    return float(match["value"]) * TIME_UNITS_MS[match["unit"]]
+    return round(float(match["value"]) * TIME_UNITS_MS[match["unit"]], 9)
 
 
 # -- wrk / wrk2 ---------------------------------------------------------------------------------
@@ -84,7 +84,10 @@ def _wrk_run(text: str) -> ParsedRun:
         if wrk2
         else "reported by wrk: 1 µs histogram with coordinated-omission correction; no p95 printed"
     )
-    run.notes.append("error_rate ≈ (socket errors + non-2xx/3xx) ÷ (requests + connect errors), as wrk counts them apart.")
+    run.notes.append(
+        "error_rate ≈ (socket errors + non-2xx/3xx) ÷ (requests + connect errors), "
+        "as wrk counts them apart."
+    )
     return run
 
 
@@ -92,7 +95,9 @@ def _wrk_errors(text: str) -> dict[str, int]:
     errors: dict[str, int] = {}
     socket = _search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     if socket:
-        for name, value in zip(("connect", "read", "write", "timeout"), socket.groups(), strict=True):
+        for name, value in zip(
+            ("connect", "read", "write", "timeout"), socket.groups(), strict=True
+        ):
             if int(value):
                 errors[f"socket errors: {name}"] = int(value)
     non_2xx = _search(r"Non-2xx or 3xx responses: (\d+)", text)
@@ -169,12 +174,27 @@ def _ab_run(text: str) -> ParsedRun:
     complete = _ab_field(text, "Complete requests")
     taken = _ab_field(text, "Time taken for tests")
     if complete is None or taken is None:
-        raise ParseError("has no “Complete requests:” line; the ab output is incomplete (paste everything ab printed).")
+        raise ParseError(
+            "has no “Complete requests:” line; the ab output is incomplete "
+            "(paste everything ab printed)."
+        )
     version = _search(r"This is ApacheBench, Version (\S+)", text)
     run = ParsedRun(format="ab", tool="ab", tool_version=version[1] if version else None)
     requests = to_int(complete, "“Complete requests”") or 0
-    breakdown = _search(r"\(Connect: (\d+), Receive: (\d+), Length: (\d+), Exceptions: (\d+)\)", text)
-    parts = dict(zip(("connect", "receive", "length", "exceptions"), map(int, breakdown.groups()), strict=True)) if breakdown else {}
+    breakdown = _search(
+        r"\(Connect: (\d+), Receive: (\d+), Length: (\d+), Exceptions: (\d+)\)", text
+    )
+    parts = (
+        dict(
+            zip(
+                ("connect", "receive", "length", "exceptions"),
+                map(int, breakdown.groups()),
+                strict=True,
+            )
+        )
+        if breakdown
+        else {}
+    )
     non_2xx = _ab_count(text, "Non-2xx responses")
     failures = max(_ab_count(text, "Failed requests") - parts.get("length", 0), 0) + non_2xx
     run.errors = {f"failed ({name})": n for name, n in parts.items() if n}
@@ -186,15 +206,22 @@ def _ab_run(text: str) -> ParsedRun:
         requests=requests,
         failures=failures,
         error_rate=min(failures / requests, 1.0) if requests else None,
-        rps=to_float(_ab_field(text, "Requests per second"), "“Requests per second”", optional=True),
+        rps=to_float(
+            _ab_field(text, "Requests per second"), "“Requests per second”", optional=True
+        ),
         duration_s=to_float(taken, "“Time taken for tests”"),
-        concurrency=to_int(_ab_field(text, "Concurrency Level"), "“Concurrency Level”", optional=True),
+        concurrency=to_int(
+            _ab_field(text, "Concurrency Level"), "“Concurrency Level”", optional=True
+        ),
         latency_ms=_ab_latency(text),
     )
     run.rps_method = "reported by ab: complete requests / time taken"
     run.percentile_method = "reported by ab: sorted request times, whole milliseconds"
     if parts.get("length"):
-        run.notes.append("Length failures are not counted: ab flags any body-length change, normal for dynamic pages.")
+        run.notes.append(
+            "Length failures are not counted: ab flags any body-length change, "
+            "normal for dynamic pages."
+        )
     return run
 
 
@@ -203,13 +230,25 @@ def _ab_latency(text: str) -> Latency:
     total = _search(r"^Total:\s+(.*)$", text)
     columns: dict[str, float] = {}
     if header and total:
-        names = ["min"] + [n for token in header[1].split() for n in (["mean", "sd"] if token.startswith("mean[") else [token])]
+        names = ["min"] + [
+            n
+            for token in header[1].split()
+            for n in (["mean", "sd"] if token.startswith("mean[") else [token])
+        ]
         for name, value in zip(names, total[1].split(), strict=False):
             columns[name] = req_float(value, f"the Total {name} connection time")
-    served = {
-        int(m[1]): req_float(m[2], f"the {m[1]}% time")
-        for m in re.finditer(r"^\s*(\d+)%\s+(\d+(?:\.\d+)?)", text[text.find("Percentage of the requests") :], re.M)
-    } if "Percentage of the requests" in text else {}
+    served = (
+        {
+            int(m[1]): req_float(m[2], f"the {m[1]}% time")
+            for m in re.finditer(
+                r"^\s*(\d+)%\s+(\d+(?:\.\d+)?)",
+                text[text.find("Percentage of the requests") :],
+                re.M,
+            )
+        }
+        if "Percentage of the requests" in text
+        else {}
+    )
     return Latency(
         avg=columns.get("mean", columns.get("avg")),
         min=columns.get("min"),
@@ -268,12 +307,13 @@ def _hey_run(text: str) -> ParsedRun:
     if http_errors:
         run.errors["HTTP status >= 400"] = http_errors
     percentiles = {
-        int(m[1]): float(m[2]) * 1000 for m in re.finditer(r"^\s*(\d+)%+ in (\d+(?:\.\d+)?) secs", text, re.M)
+        int(m[1]): round(float(m[2]) * 1000, 9)
+        for m in re.finditer(r"^\s*(\d+)%+ in (\d+(?:\.\d+)?) secs", text, re.M)
     }
 
     def ms(label: str) -> float | None:
         value = _hey_seconds(text, label)
-        return value * 1000 if value is not None else None
+        return round(value * 1000, 9) if value is not None else None
 
     run.summary = Summary(
         requests=requests,
@@ -282,12 +322,19 @@ def _hey_run(text: str) -> ParsedRun:
         rps=rps,
         duration_s=_hey_seconds(text, "Total"),
         latency_ms=Latency(
-            avg=ms("Average"), min=ms("Fastest"), p50=percentiles.get(50), p90=percentiles.get(90),
-            p95=percentiles.get(95), p99=percentiles.get(99), max=ms("Slowest"),
+            avg=ms("Average"),
+            min=ms("Fastest"),
+            p50=percentiles.get(50),
+            p90=percentiles.get(90),
+            p95=percentiles.get(95),
+            p99=percentiles.get(99),
+            max=ms("Slowest"),
         ),
     )
     run.rps_method = "reported by hey: all results including errors / total time"
-    run.percentile_method = "reported by hey: sorted latencies of successful requests (first 1,000,000)"
+    run.percentile_method = (
+        "reported by hey: sorted latencies of successful requests (first 1,000,000)"
+    )
     return run
 
 
@@ -306,7 +353,9 @@ def parse_hey_csv(sources: list[Source]) -> ParsedRun:
             acc.latency(offset, key, latency * 1000)
             if not status.isdigit() or int(status) >= 400:
                 acc.failure(offset, key, message=f"HTTP {status}")
-    run = ParsedRun(format="hey-csv", tool="hey", rps_method="recomputed: responses / (last end − first start)")
+    run = ParsedRun(
+        format="hey-csv", tool="hey", rps_method="recomputed: responses / (last end − first start)"
+    )
     acc.fill(run)
     run.endpoints = []
     run.notes.append("hey's CSV lists successful responses only: transport errors are not in it.")

@@ -73,8 +73,11 @@ def to_fraction(raw: Any, what: str, *, optional: bool = False) -> float | None:
 
 
 def scaled(value: float | None, factor: float) -> float | None:
-    """``value * factor`` keeping None (unit conversion, e.g. seconds to milliseconds)."""
-    return None if value is None else value * factor
+    """``value * factor`` keeping None (unit conversion, e.g. seconds to milliseconds).
+
+    Rounded to 9 decimals so conversions do not show binary noise such as 1006.9999999999999.
+    """
+    return None if value is None else round(value * factor, 9)
 
 
 def as_dict(raw: Any, what: str) -> dict[str, Any]:
