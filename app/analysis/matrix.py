@@ -296,10 +296,14 @@ class _Model:
     disqualified: frozenset[Id]
     values: dict[tuple[Id, Id], list[Fraction]]
     names: dict[Id, str] = field(default_factory=dict)
+    means: dict[tuple[Id, Id], Fraction] = field(init=False)
+
+    def __post_init__(self) -> None:
+        means = {cell: Fraction(sum(v), len(v)) for cell, v in self.values.items()}
+        object.__setattr__(self, "means", means)
 
     def mean(self, criterion_id: Id, candidate_id: Id) -> Fraction | None:
-        values = self.values.get((criterion_id, candidate_id))
-        return Fraction(sum(values), len(values)) if values else None
+        return self.means.get((criterion_id, candidate_id))
 
     @property
     def eligible(self) -> tuple[Id, ...]:
@@ -349,13 +353,21 @@ def _group_scores(
 ) -> dict[tuple[Id, Id], list[Fraction]]:
     cells: dict[tuple[Id, Id], list[Fraction]] = {}
     seen: set[tuple[Id, Id, Id]] = set()
-    for member, criterion, candidate, value in scores:
+    for entry in scores:
+        member, criterion, candidate, value = _unpack(entry)
         _check_score_ids(criterion, candidate, criteria, candidates)
         if (member, criterion, candidate) in seen:
             raise MatrixError(f"member {member!r} scored {criterion!r}/{candidate!r} twice")
         seen.add((member, criterion, candidate))
         cells.setdefault((criterion, candidate), []).append(_score_value(value))
     return cells
+
+
+def _unpack(entry: Sequence[object]) -> tuple[object, object, object, object]:
+    if len(entry) != 4:
+        raise MatrixError(f"a score is (member, criterion, candidate, value), not {entry!r}")
+    member, criterion, candidate, value = entry
+    return member, criterion, candidate, value
 
 
 def _check_score_ids(criterion: Id, candidate: Id, criteria: set[Id], candidates: set[Id]) -> None:
@@ -415,8 +427,8 @@ def _cell(model: _Model, criterion_id: Id, candidate_id: Id) -> CellStats:
 
 def _by_disagreement(cells: Sequence[CellStats]) -> tuple[CellStats, ...]:
     """Widest spread first; ties keep matrix order; unscored cells last."""
-    order = {id(cell): i for i, cell in enumerate(cells)}
-    return tuple(sorted(cells, key=lambda c: (c.n == 0, -(c.spread or 0.0), order[id(c)])))
+    ranked = sorted(enumerate(cells), key=lambda ic: (ic[1].n == 0, -(ic[1].spread or 0.0), ic[0]))
+    return tuple(cell for _, cell in ranked)
 
 
 def _exact_total(model: _Model, weights: Mapping[Id, Fraction], cand: Id) -> Fraction | None:
@@ -523,7 +535,7 @@ def _poly_sign_at(poly: Poly, x: Surd) -> int:
 
 def _sign_just_past(poly: Poly, x: Surd, direction: int) -> int:
     """Sign of the polynomial just past x in ``direction`` (+1 up, -1 down): Taylor order."""
-    c0, c1, c2 = poly
+    _, c1, c2 = poly
     derivative, second = (c1, 2 * c2, Fraction(0)), (2 * c2, Fraction(0), Fraction(0))
     for coefficients, factor in ((poly, 1), (derivative, direction), (second, 1)):
         sign = _poly_sign_at(coefficients, x) * factor
@@ -566,9 +578,10 @@ class WeightShift:
     """The first leader change when one weight moves in one direction.
 
     ``new_weight_exact`` is the exact crossing point (the totals tie there); the leader just
-    past it is ``new_leaders`` (more than one id = a tie that persists, which only happens at
-    the end of the range). ``delta`` = new weight - current weight (signed). All None / empty
-    when nothing changes within the range.
+    past it is ``new_leaders`` (more than one id = a tie: candidates whose totals move
+    together, or a tie exactly at the end of the range). ``delta`` = new weight - current
+    weight (signed; 0 when a contested lead is broken by any move). All None / empty when
+    nothing changes within the range.
     """
 
     direction: str
@@ -768,7 +781,7 @@ def _cmp_ratio(x: tuple[int, int], y: tuple[int, int]) -> int:
 
 
 def _scaled(model: _Model) -> _Scaled:
-    means = {key: Fraction(sum(v), len(v)) for key, v in model.values.items()}
+    means = model.means
     dw = math.lcm(1, *(w.denominator for w in model.weights.values()))
     dm = math.lcm(1, *(m.denominator for m in means.values()))
     weights = tuple(int(model.weights[c] * dw) for c in model.criteria)

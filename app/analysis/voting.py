@@ -31,8 +31,9 @@ Winners are always a tuple (ties are possible; empty when nothing was counted).
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 from typing import NamedTuple, TypeAlias
 
@@ -155,7 +156,8 @@ def validate_ballot(method: str, candidate_ids: Sequence[Id], payload: object) -
 
 
 def _check_known(candidate_ids: Sequence[Id], candidate: object) -> None:
-    if not isinstance(candidate, Hashable) or candidate not in candidate_ids:
+    unusable = isinstance(candidate, bool) or not isinstance(candidate, Hashable)
+    if unusable or candidate not in candidate_ids:
         raise BallotError(f"unknown candidate {candidate!r}")
 
 
@@ -503,7 +505,10 @@ def _choose_elimination(
         )
     intro = f"{_join(names, tied)} tie for the fewest votes ({fewest}); "
     loser, rule, reason = _break_tie(ids, tied, ballots, history, names)
-    return loser, rule, intro + reason
+    harmless = (
+        " With no votes to transfer, the order cannot change the outcome." if not fewest else ""
+    )
+    return loser, rule, intro + reason + harmless
 
 
 def _break_tie(
@@ -513,44 +518,39 @@ def _break_tie(
     history: Sequence[IrvRound],
     names: Mapping[Id, str] | None,
 ) -> tuple[Id, str, str]:
+    """Narrow the tied pool stage by stage; the first stage leaving one candidate decides."""
     pool = list(tied)
+    for rule, values, phrase in _tie_break_stages(ids, ballots, history):
+        fewest = _fewest(pool, values)
+        if len(fewest) == 1:
+            detail = _detail(names, pool, values)
+            loser = _label(names, fewest[0])
+            return fewest[0], rule, f"{loser} {phrase} ({detail}) and is eliminated."
+        pool = fewest
+    return pool[-1], "candidate order", _arbitrary_note(pool, names)
+
+
+def _tie_break_stages(
+    ids: Sequence[Id], ballots: Sequence[tuple[Id, ...]], history: Sequence[IrvRound]
+) -> Iterator[tuple[str, Mapping[Id, int], str]]:
+    """(rule, values, phrase): earlier rounds latest first, then Borda (computed lazily)."""
     for past in reversed(history):
-        pool, separated = _fewest(pool, past.counts)
-        if len(pool) == 1:
-            detail = _detail(names, separated, past.counts)
-            return (
-                pool[0],
-                "previous rounds",
-                (
-                    f"{_label(names, pool[0])} had fewer votes in round {past.number} ({detail}) "
-                    "and is eliminated."
-                ),
-            )
-    borda = _borda(ids, ballots)
-    pool, separated = _fewest(pool, borda)
-    if len(pool) == 1:
-        detail = _detail(names, separated, borda)
-        return (
-            pool[0],
-            "borda",
-            f"{_label(names, pool[0])} has the lowest Borda score ({detail}) and is eliminated.",
-        )
-    loser = pool[-1]
+        yield "previous rounds", past.counts, f"had fewer votes in round {past.number}"
+    yield "borda", _borda(ids, ballots), "has the lowest Borda score"
+
+
+def _arbitrary_note(pool: Sequence[Id], names: Mapping[Id, str] | None) -> str:
     return (
-        loser,
-        "candidate order",
-        (
-            f"earlier rounds and Borda scores do not separate {_join(names, pool)}, so "
-            f"{_label(names, loser)} is eliminated by the fixed candidate order (listed last): "
-            "an arbitrary tie-break."
-        ),
+        f"earlier rounds and Borda scores do not separate {_join(names, pool)}, so "
+        f"{_label(names, pool[-1])} is eliminated by the fixed candidate order (listed last): "
+        "an arbitrary tie-break."
     )
 
 
-def _fewest(pool: Sequence[Id], values: Mapping[Id, int]) -> tuple[list[Id], list[Id]]:
-    """Members of ``pool`` with the fewest ``values``, and the pool it was taken from."""
+def _fewest(pool: Sequence[Id], values: Mapping[Id, int]) -> list[Id]:
+    """Members of ``pool`` with the fewest ``values``."""
     low = min(values[c] for c in pool)
-    return [c for c in pool if values[c] == low], list(pool)
+    return [c for c in pool if values[c] == low]
 
 
 def _detail(names: Mapping[Id, str] | None, pool: Sequence[Id], values: Mapping[Id, int]) -> str:
@@ -651,17 +651,22 @@ def condorcet_check(
     winner = next((a for a in ids if all(matrix[a][b] > matrix[b][a] for b in matrix[a])), None)
     if winner is not None:
         return _condorcet_winner(matrix, winner, tuple(irv_winners), names)
+    return _no_condorcet_winner(ids, matrix, names)
+
+
+def _no_condorcet_winner(
+    ids: Sequence[Id], matrix: Mapping[Id, Mapping[Id, int]], names: Mapping[Id, str] | None
+) -> CondorcetResult:
+    """Without a strict winner: pairwise ties if someone is unbeaten, else a cycle exists."""
     unbeaten = [a for a in ids if all(matrix[a][b] >= matrix[b][a] for b in matrix[a])]
     if unbeaten:
-        message = (
-            f"No Condorcet winner: {_join(names, unbeaten)} lose to nobody but tie head-to-head."
-        )
-        return CondorcetResult(matrix, None, "tie", (), None, message)
+        who = _join(names, unbeaten)
+        message = f"No Condorcet winner: {who} lose to nobody but tie head-to-head."
+        return CondorcetResult(dict(matrix), None, "tie", (), None, message)
     cycle = _find_cycle(ids, matrix)
     loop = " > ".join(_label(names, c) for c in (*cycle, cycle[0]))
-    return CondorcetResult(
-        matrix, None, "cycle", cycle, None, f"No Condorcet winner (cycle: {loop})."
-    )
+    message = f"No Condorcet winner (cycle: {loop})."
+    return CondorcetResult(dict(matrix), None, "cycle", cycle, None, message)
 
 
 def _condorcet_winner(
@@ -764,31 +769,42 @@ def check_quorum(
     Raises:
         QuorumError: unknown kind or role, a negative count, a share outside 0-1.
     """
-    kind, value, each_role = _check_rule(QuorumRule(*rule))
+    kind, value, each_role = _check_rule(_as_rule(rule))
     ballots, eligible = _role_counts(ballots_by_role), _role_counts(eligible_by_role)
     total_ballots, total_eligible = sum(ballots.values()), sum(eligible.values())
     if total_eligible == 0:
         return QuorumStatus(False, total_ballots, 0, 0, (), "No eligible voters.")
     if each_role:
         return _per_role_status(kind, value, ballots, eligible)
-    required = _required(kind, value, total_eligible)
+    return _total_status(kind, value, ballots, eligible)
+
+
+def _total_status(
+    kind: str, value: Fraction, ballots: Mapping[str, int], eligible: Mapping[str, int]
+) -> QuorumStatus:
+    total, voters = sum(ballots.values()), sum(eligible.values())
+    required = _required(kind, value, voters)
     roles = tuple(RoleTally(r, ballots[r], eligible[r], None) for r in VOTING_ROLES)
-    met = total_ballots >= required
-    return QuorumStatus(
-        met,
-        total_ballots,
-        total_eligible,
-        required,
-        roles,
-        _quorum_message(met, total_ballots, required),
-    )
+    met = total >= required
+    state = "met" if met else "not met"
+    message = f"Quorum {state}: {total} of {required} required ballots."
+    return QuorumStatus(met, total, voters, required, roles, message)
+
+
+def _as_rule(rule: QuorumRule | tuple) -> QuorumRule:
+    try:
+        return QuorumRule(*rule)
+    except TypeError as exc:
+        raise QuorumError("a quorum rule is (kind, value, each_role)") from exc
 
 
 def _check_rule(rule: QuorumRule) -> tuple[str, Fraction, bool]:
     if rule.kind not in ("count", "share"):
         raise QuorumError(f"unknown quorum kind {rule.kind!r}; use 'count' or 'share'")
-    if isinstance(rule.value, bool) or not isinstance(rule.value, int | float | Fraction):
+    if isinstance(rule.value, bool) or not isinstance(rule.value, int | float | Fraction | Decimal):
         raise QuorumError(f"quorum value must be a number, not {rule.value!r}")
+    if not math.isfinite(rule.value):
+        raise QuorumError("quorum value must be finite")
     value = Fraction(repr(rule.value)) if isinstance(rule.value, float) else Fraction(rule.value)
     if value < 0 or (rule.kind == "share" and value > 1):
         raise QuorumError("a quorum count must be >= 0 and a share between 0 and 1")
@@ -814,26 +830,17 @@ def _required(kind: str, value: Fraction, eligible: int) -> int:
 def _per_role_status(
     kind: str, value: Fraction, ballots: Mapping[str, int], eligible: Mapping[str, int]
 ) -> QuorumStatus:
-    roles = tuple(
-        RoleTally(
-            r, ballots[r], eligible[r], _required(kind, value, eligible[r]) if eligible[r] else None
-        )
-        for r in VOTING_ROLES
-    )
+    roles = tuple(_role_tally(r, kind, value, ballots[r], eligible[r]) for r in VOTING_ROLES)
     short = [t for t in roles if t.required is not None and t.ballots < t.required]
     required = sum(t.required or 0 for t in roles)
-    total = sum(ballots.values())
-    if short:
-        missing = ", ".join(f"{t.role} {t.ballots}/{t.required}" for t in short)
-        return QuorumStatus(
-            False, total, sum(eligible.values()), required, roles, f"Quorum not met ({missing})."
-        )
-    return QuorumStatus(
-        True, total, sum(eligible.values()), required, roles, "Quorum met in every role."
+    missing = ", ".join(f"{t.role} {t.ballots}/{t.required}" for t in short)
+    message = f"Quorum not met ({missing})." if short else "Quorum met in every role."
+    total, voters = sum(ballots.values()), sum(eligible.values())
+    return QuorumStatus(not short, total, voters, required, roles, message)
+
+
+def _role_tally(role: str, kind: str, value: Fraction, ballots: int, eligible: int) -> RoleTally:
+    """A role without eligible members is not required to vote."""
+    return RoleTally(
+        role, ballots, eligible, _required(kind, value, eligible) if eligible else None
     )
-
-
-def _quorum_message(met: bool, ballots: int, required: int) -> str:
-    if met:
-        return f"Quorum met: {ballots} of {required} required ballots."
-    return f"Quorum not met: {ballots} of {required} required ballots."

@@ -7,8 +7,8 @@ from app.analysis.checklist import (
     ChecklistError,
     Question,
     Rule,
-    questions_from_data,
     question_to_data,
+    questions_from_data,
     suggest,
     validate_checklist,
 )
@@ -55,8 +55,15 @@ def test_each_rule_of_the_guide(key, answer, expected):
 
 @pytest.mark.parametrize(
     "key",
-    ["api_first", "admin_panel", "realtime", "integrations", "rapid_prototyping",
-     "high_traffic", "serverless"],
+    [
+        "api_first",
+        "admin_panel",
+        "realtime",
+        "integrations",
+        "rapid_prototyping",
+        "high_traffic",
+        "serverless",
+    ],
 )
 def test_no_answer_suggests_nothing_where_the_guide_is_silent(key):
     assert suggest(FRAMEWORK_CHECKLIST, {key: False}, ALL) == []
@@ -78,8 +85,12 @@ def test_combination_counts_support_and_orders_best_first():
 
 
 def test_django_leaning_answers():
-    answers = {"admin_panel": True, "integrations": True, "async_team": False,
-               "rapid_prototyping": True}
+    answers = {
+        "admin_panel": True,
+        "integrations": True,
+        "async_team": False,
+        "rapid_prototyping": True,
+    }
     assert support(answers) == {"Django": 4, "Flask": 2}
 
 
@@ -116,9 +127,14 @@ def test_non_bool_answer_is_rejected():
 
 def test_custom_checklist_for_a_blank_review_round_trips_through_data():
     data = [
-        {"key": "sql", "text": "Relational data?",
-         "rules": [{"answer": True, "candidates": ["PostgreSQL"], "reason": "Joins."},
-                   {"answer": False, "candidates": ["MongoDB"], "reason": "Documents."}]},
+        {
+            "key": "sql",
+            "text": "Relational data?",
+            "rules": [
+                {"answer": True, "candidates": ["PostgreSQL"], "reason": "Joins."},
+                {"answer": False, "candidates": ["MongoDB"], "reason": "Documents."},
+            ],
+        },
         {"key": "ops", "text": "No ops team?", "rules": []},
     ]
     questions = questions_from_data(data)

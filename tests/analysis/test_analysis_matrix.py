@@ -25,9 +25,15 @@ from app.analysis.matrix import (
 CRITERIA = [Criterion("speed", 3, "Speed"), Criterion("perf", 2), Criterion("eco", 1)]
 CANDIDATES = [Candidate("dj", name="Django"), Candidate("fl", name="Flask"), Candidate("fa")]
 CELLS = {
-    ("speed", "dj"): (4, 4), ("speed", "fl"): (5, 3), ("speed", "fa"): (3, 5),
-    ("perf", "dj"): (2, 4), ("perf", "fl"): (3, 3), ("perf", "fa"): (5, 5),
-    ("eco", "dj"): (5, 5), ("eco", "fl"): (4, 4), ("eco", "fa"): (3, 3),
+    ("speed", "dj"): (4, 4),
+    ("speed", "fl"): (5, 3),
+    ("speed", "fa"): (3, 5),
+    ("perf", "dj"): (2, 4),
+    ("perf", "fl"): (3, 3),
+    ("perf", "fa"): (5, 5),
+    ("eco", "dj"): (5, 5),
+    ("eco", "fl"): (4, 4),
+    ("eco", "fa"): (3, 3),
 }
 SCORES = [
     ScoreEntry(member, crit, cand, value)
@@ -66,7 +72,9 @@ def test_cell_mean_spread_min_max():
     assert result.cell("eco", "dj").spread == 0.0
     # population sd of 1, 2, 3, 5 = sqrt(((1.75)^2 + 0.75^2 + 0.25^2 + 2.25^2) / 4) = sqrt(2.1875)
     crowd = compute_matrix(
-        [Criterion("c", 1)], [Candidate("a")], [(m, "c", "a", v) for m, v in enumerate((1, 2, 3, 5))]
+        [Criterion("c", 1)],
+        [Candidate("a")],
+        [(m, "c", "a", v) for m, v in enumerate((1, 2, 3, 5))],
     )
     assert crowd.cell("c", "a").spread == pytest.approx(math.sqrt(2.1875))
     with pytest.raises(KeyError):
@@ -96,8 +104,14 @@ def test_rank_with_a_tie_is_1_1_3():
 def test_decimal_weights_tie_exactly():
     # 0.1 + 0.2 == 0.3 here: A = (0.5 + 1.0 + 0.3) / 0.6 = 3 = (0.1 + 0.2 + 1.5) / 0.6 = B.
     criteria = [Criterion("x", 0.1), Criterion("y", 0.2), Criterion("z", 0.3)]
-    cells = {("x", "A"): (5,), ("y", "A"): (5,), ("z", "A"): (1,),
-             ("x", "B"): (1,), ("y", "B"): (1,), ("z", "B"): (5,)}
+    cells = {
+        ("x", "A"): (5,),
+        ("y", "A"): (5,),
+        ("z", "A"): (1,),
+        ("x", "B"): (1,),
+        ("y", "B"): (1,),
+        ("z", "B"): (5,),
+    }
     result = compute_matrix(criteria, [Candidate("A"), Candidate("B")], scores_from(cells))
     assert result.leaders == ("A", "B")
     assert result.total_for("A").total_exact == 3
@@ -177,8 +191,9 @@ def test_invalid_input(criteria, candidates, scores, message):
 # and (w = perf weight) iff 5 + w > 2 + 3w, i.e. w < 3/2.
 FLIP_CRITERIA = [Criterion("speed", 1, "Speed"), Criterion("perf", 1, "Performance")]
 FLIP_CANDIDATES = [Candidate("dj", name="Django"), Candidate("fl", name="Flask")]
-FLIP_SCORES = scores_from({("speed", "dj"): (5,), ("perf", "dj"): (1,),
-                           ("speed", "fl"): (2,), ("perf", "fl"): (3,)})
+FLIP_SCORES = scores_from(
+    {("speed", "dj"): (5,), ("perf", "dj"): (1,), ("speed", "fl"): (2,), ("perf", "fl"): (3,)}
+)
 
 
 def test_small_weight_change_flips_the_leader_at_the_exact_threshold():
@@ -225,7 +240,12 @@ def test_irrational_threshold_is_exact():
 
 
 def test_no_change_within_range():
-    cells = {("speed", "dj"): (5,), ("perf", "dj"): (5,), ("speed", "fl"): (1,), ("perf", "fl"): (2,)}
+    cells = {
+        ("speed", "dj"): (5,),
+        ("perf", "dj"): (5,),
+        ("speed", "fl"): (1,),
+        ("perf", "fl"): (2,),
+    }
     report = sensitivity(FLIP_CRITERIA, FLIP_CANDIDATES, scores_from(cells))
     for item in report.items:
         assert not item.up.changes and not item.down.changes
@@ -257,7 +277,12 @@ def test_change_at_the_end_of_the_range_is_a_tie():
 
 
 def test_contested_leader_reports_who_each_direction_favours():
-    cells = {("speed", "dj"): (5,), ("perf", "dj"): (1,), ("speed", "fl"): (1,), ("perf", "fl"): (5,)}
+    cells = {
+        ("speed", "dj"): (5,),
+        ("perf", "dj"): (1,),
+        ("speed", "fl"): (1,),
+        ("perf", "fl"): (5,),
+    }
     report = sensitivity(FLIP_CRITERIA, FLIP_CANDIDATES, scores_from(cells))
     assert report.contested and report.leaders == ("dj", "fl")
     speed = report.items[0]
@@ -318,7 +343,10 @@ def test_perturbation_share_on_a_hand_enumerable_case():
     assert (result.stable, result.evaluated, result.method, result.seed) == (5, 9, "exact", None)
     assert result.share == pytest.approx(5 / 9)
     assert result.leaders == ("dj",)
-    assert result.summary == "Django stays first under 56% of all 9 weight perturbations (each weight \u00b11)."
+    assert (
+        result.summary
+        == "Django stays first under 56% of all 9 weight perturbations (each weight \u00b11)."
+    )
 
 
 def test_weights_are_floored_at_zero():
@@ -344,8 +372,11 @@ def test_perturbation_matches_brute_force_on_the_main_example():
 
 def test_sampling_is_seeded_and_reported():
     criteria = [Criterion(f"c{i}", 1 + i % 3) for i in range(10)]  # 3**10 > 20 000
-    cells = {(c.id, cand): ((i % 5) + 1 if cand == "a" else 3,)
-             for i, c in enumerate(criteria) for cand in ("a", "b")}
+    cells = {
+        (c.id, cand): ((i % 5) + 1 if cand == "a" else 3,)
+        for i, c in enumerate(criteria)
+        for cand in ("a", "b")
+    }
     scores = scores_from(cells)
     candidates = [Candidate("a"), Candidate("b")]
     first = perturbation_stability(criteria, candidates, scores, samples=500, seed=7)
@@ -365,3 +396,15 @@ def test_stability_without_leader_and_with_disqualified():
     assert perturbation_stability(CRITERIA, candidates, SCORES).leaders == ("dj",)
     with pytest.raises(MatrixError):
         perturbation_stability(CRITERIA, CANDIDATES, SCORES, samples=0)
+
+
+def test_malformed_score_tuple_and_decimal_weights():
+    from decimal import Decimal
+
+    with pytest.raises(MatrixError, match="a score is"):
+        compute_matrix([Criterion("c", 1)], [Candidate("a")], [("m", "c", "a")])
+    criteria = [Criterion("speed", Decimal("1.5")), Criterion("perf", Decimal("0.5"))]
+    # Django (7.5 + 0.5) / 2 = 4, Flask (3 + 1.5) / 2 = 9/4
+    result = compute_matrix(criteria, FLIP_CANDIDATES, FLIP_SCORES)
+    assert result.total_for("dj").total_exact == 4
+    assert result.total_for("fl").total_exact == Fraction(9, 4)

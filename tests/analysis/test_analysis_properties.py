@@ -1,6 +1,7 @@
 """Hypothesis properties: sensitivity thresholds really flip, stability matches brute force,
 IRV rounds are consistent."""
 
+import functools
 import itertools
 from fractions import Fraction
 
@@ -51,8 +52,8 @@ def test_reported_threshold_flips_just_past_it_and_not_before(matrix):
     report = sensitivity(criteria, candidates, scores)
     for index, item in enumerate(report.items):
         w0 = Fraction(criteria[index].weight)
+        at = functools.partial(leaders_with, criteria, candidates, scores, index)
         for shift, end, sign in ((item.up, RANGE[1], 1), (item.down, RANGE[0], -1)):
-            at = lambda w: leaders_with(criteria, candidates, scores, index, w)  # noqa: E731
             if not shift.changes:
                 if sign * (end - w0) > 0:
                     assert at(end) == report.leaders

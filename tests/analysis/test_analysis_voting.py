@@ -91,7 +91,10 @@ def test_irv_majority_in_first_round():
     assert result.winners == ("A",)
     (only,) = result.rounds
     assert (only.counts, only.continuing, only.majority, only.elected) == (
-        {"A": 2, "B": 1, "C": 0}, 3, 2, ("A",)
+        {"A": 2, "B": 1, "C": 0},
+        3,
+        2,
+        ("A",),
     )
     assert result.summary.startswith("A wins in round 1 with 2 of 3 continuing ballots (67%).")
 
@@ -104,11 +107,16 @@ def test_irv_exhausted_ballots_shrink_the_majority():
     first, second = result.rounds
     assert (first.counts, first.majority, first.eliminated) == ({"A": 4, "B": 3, "C": 2}, 5, "C")
     assert (second.counts, second.exhausted, second.continuing, second.majority) == (
-        {"A": 4, "B": 3}, 2, 7, 4
+        {"A": 4, "B": 3},
+        2,
+        7,
+        4,
     )
     assert result.winners == ("A",)
     assert [(r.candidate_id, r.rank, r.eliminated_in) for r in result.tally] == [
-        ("A", 1, None), ("B", 2, None), ("C", 3, 1)
+        ("A", 1, None),
+        ("B", 2, None),
+        ("C", 3, 1),
     ]
 
 
@@ -117,9 +125,7 @@ def test_irv_elimination_tie_broken_by_previous_round():
     # Round 2: A 6, B 5, C 3, D 3 -> C and D tie; in round 1 D had 2 < 3, so D is out.
     # Round 3: D's 3 ballots go to B: A 6, B 8, C 3 -> C out, its 3 ballots go to A.
     # Round 4: A 9, B 8: 9 of 17 is a majority.
-    ballots = (
-        [("A",)] * 6 + [("B",)] * 5 + [("C", "A")] * 3 + [("D", "B")] * 2 + [("E", "D", "B")]
-    )
+    ballots = [("A",)] * 6 + [("B",)] * 5 + [("C", "A")] * 3 + [("D", "B")] * 2 + [("E", "D", "B")]
     result = count_votes("ranked", "ABCDE", ballots)
     counts = [r.counts for r in result.rounds]
     assert counts == [
@@ -148,7 +154,11 @@ def test_irv_borda_tie_break_then_final_tie():
     first, second, third = result.rounds
     assert (first.eliminated, first.tie_break) == ("C", "borda")
     assert "lowest Borda score (B 7, C 5)" in first.note
-    assert (second.counts, second.eliminated, second.tie_break) == ({"A": 2, "B": 1, "D": 3}, "B", None)
+    assert (second.counts, second.eliminated, second.tie_break) == (
+        {"A": 2, "B": 1, "D": 3},
+        "B",
+        None,
+    )
     assert third.counts == {"A": 3, "D": 3}
     assert result.winners == ("A", "D") and third.elected == ("A", "D")
     assert "no tie-break picks a winner" in third.note
@@ -333,7 +343,9 @@ def test_each_role_quorum():
     assert not quorum_met({"owner": 1, "facilitator": 1, "member": 1}, ELIGIBLE, half)
     roles = check_quorum({"member": 1}, ELIGIBLE, half).roles
     assert [(r.role, r.ballots, r.eligible, r.required) for r in roles] == [
-        ("owner", 0, 1, 1), ("facilitator", 0, 1, 1), ("member", 1, 4, 2)
+        ("owner", 0, 1, 1),
+        ("facilitator", 0, 1, 1),
+        ("member", 1, 4, 2),
     ]
 
 
@@ -356,3 +368,29 @@ def test_no_eligible_voters_never_meets_quorum():
 def test_invalid_quorum_input(ballots, eligible, rule):
     with pytest.raises(QuorumError):
         check_quorum(ballots, eligible, rule)
+
+
+def test_bool_is_not_candidate_one():
+    with pytest.raises(BallotError, match="unknown candidate True"):
+        validate_ballot("single", [1, 2], True)
+
+
+def test_tie_between_candidates_without_votes_is_called_harmless():
+    # Round 1: A 2, B 2, C 0, D 0, E 1. C and D tie at 0 with equal Borda scores (0), so D
+    # (listed last) goes; the note says this cannot matter.
+    ballots = [("A",)] * 2 + [("B",)] * 2 + [("E",)]
+    result = count_votes("ranked", "ABCDE", ballots)
+    first = result.rounds[0]
+    assert first.counts == {"A": 2, "B": 2, "C": 0, "D": 0, "E": 1}
+    assert first.eliminated == "D" and first.tie_break == "candidate order"
+    assert "cannot change the outcome" in first.note
+
+
+def test_quorum_rule_shapes():
+    from decimal import Decimal
+
+    assert quorum_met({"member": 3}, {"member": 5}, ("share", Decimal("0.6")))
+    with pytest.raises(QuorumError, match="kind, value"):
+        check_quorum({}, ELIGIBLE, ("count",))
+    with pytest.raises(QuorumError, match="finite"):
+        check_quorum({}, ELIGIBLE, ("share", float("nan")))
