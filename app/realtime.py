@@ -77,3 +77,10 @@ def push_step(review) -> None:
     (which may be viewer-dependent) through its own htmx request."""
     socketio.emit("step", {"step": review.current_step, "nav": render_step_nav(review)},
                   to=room(review.id))
+
+
+def push_refresh(review_id: int, *regions: str) -> None:
+    """Tell every client in the room that these regions changed. Each client re-fetches its own
+    view of a region (``data-live-region`` + ``data-refresh-url``) through the ordinary htmx
+    route, so viewer-dependent HTML (blind scores, role-specific buttons) is never broadcast."""
+    socketio.emit("refresh", {"regions": list(regions)}, to=room(review_id))

@@ -65,6 +65,27 @@
     setStatus("offline", "Cannot join the live room: " + (err && err.message ? err.message : "offline"));
   });
   socket.on("fragment", function (msg) { swapFragments(msg.html); });
+
+  // A region changed: re-fetch this viewer's own rendering of it. A region holding the field
+  // someone is typing in waits until they leave it, so live updates never eat their input.
+  function refreshRegion(el) {
+    const url = el.dataset.refreshUrl;
+    if (!url || !el.isConnected) return;
+    const active = document.activeElement;
+    if (active && el.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)) {
+      el.addEventListener("focusout", function later() {
+        el.removeEventListener("focusout", later);
+        setTimeout(function () { refreshRegion(el); }, 0);
+      });
+      return;
+    }
+    htmx.ajax("GET", url, { target: el, swap: "outerHTML" });
+  }
+  socket.on("refresh", function (msg) {
+    (msg.regions || []).forEach(function (region) {
+      document.querySelectorAll('[data-live-region~="' + region + '"]').forEach(refreshRegion);
+    });
+  });
   socket.on("step", function (msg) {
     swapFragments(msg.nav);
     loadStep(msg.step);
