@@ -10,7 +10,7 @@ from app.access import access
 from app.forms import EmptyForm, attempt, form_status
 from app.models import Step
 from app.rendering import redirect_to, render
-from app.reviews import bp
+from app.reviews import bp, steps
 from app.reviews.forms import CandidateForm, DetailsForm, ReviewForm, StepForm
 from app.services import reviews
 from app.services.templates import TEMPLATES
@@ -39,9 +39,10 @@ def create(team):
 
 
 def render_workspace(review, step: Step, *, block: str | None = "step_section", status=200,
-                     candidate_form=None, details_form=None):
+                     candidate_form=None, details_form=None, **extra):
+    context = steps.context_for(review, step, current_user) | extra
     return render(
-        WORKSPACE, block, review=review, step=step, status=status,
+        WORKSPACE, block, review=review, step=step, status=status, **context,
         present=realtime.present_users(review.id),
         candidate_form=candidate_form or CandidateForm(),
         details_form=details_form or DetailsForm(obj=review),

@@ -1,0 +1,30 @@
+"""What each step's section needs to render, supplied by the blueprint that owns the step.
+
+The workspace renders ``templates/reviews/steps/<step>.html`` inside its ``step_section`` block;
+the step's blueprint registers a context provider here (``@provides(Step.MAPPING)``), so the
+workspace route stays the one place that renders the page, the htmx partial and the refresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from app.models import Review, Step
+
+Provider = Callable[[Review, object], dict]
+_PROVIDERS: dict[Step, Provider] = {}
+
+
+def provides(step: Step):
+    """Register the context provider of a step: ``fn(review, viewer) -> dict``."""
+
+    def decorate(fn: Provider) -> Provider:
+        _PROVIDERS[step] = fn
+        return fn
+
+    return decorate
+
+
+def context_for(review: Review, step: Step, viewer) -> dict:
+    provider = _PROVIDERS.get(step)
+    return provider(review, viewer) if provider else {}
