@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
-from app import auth, cli, errors, main, reviews, teams
+from app import auth, cli, constraints, errors, main, mapping, reviews, teams
 from app.access import can, current_role
 from app.config import Config, instance_secret_key
 from app.extensions import csrf, db, htmx, limiter, login_manager, migrate, socketio
@@ -87,7 +87,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    for module in (main, auth, teams, reviews):
+    for module in (main, auth, teams, reviews, constraints, mapping):
         app.register_blueprint(module.bp)
 
 
@@ -101,7 +101,7 @@ def register_template_helpers(app: Flask) -> None:
     # jinja2-fragments renders one block without the template's top-level imports.
     macros = app.jinja_env.get_template("_macros.html").module
     app.jinja_env.globals.update(
-        {name: getattr(macros, name) for name in ("field", "form_errors", "post_button", "status_badge")}
+        {name: getattr(macros, name) for name in ("field", "form_errors", "post_button", "status_badge", "region_attrs", "hx_form")}
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -70,6 +70,9 @@ class Review(db.Model):
     status: Mapped[str] = mapped_column(String(16), default=ReviewStatus.DRAFT.value)
     current_step: Mapped[str] = mapped_column(String(16), default=Step.CONSTRAINTS.value)
     revisit_on: Mapped[date | None] = mapped_column()
+    # The decision checklist's questions (data, see app/analysis/checklist.py): the framework
+    # template's eight for a framework review, the team's own (possibly none) for a blank one.
+    checklist: Mapped[list] = mapped_column(JSON, default=list)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -78,6 +81,9 @@ class Review(db.Model):
     created_by: Mapped[User | None] = relationship()  # noqa: F821
     candidates: Mapped[list[Candidate]] = relationship(
         back_populates="review", cascade="all, delete-orphan", order_by="Candidate.position"
+    )
+    criteria: Mapped[list[Criterion]] = relationship(  # noqa: F821
+        cascade="all, delete-orphan", order_by="Criterion.position"
     )
 
     @property
@@ -102,5 +108,14 @@ class Candidate(db.Model):
     name: Mapped[str] = mapped_column(String(60))
     description: Mapped[str] = mapped_column(String(300), default="")
     position: Mapped[int] = mapped_column(default=0)
+    # Set when the candidate fails a knock-out constraint; shown everywhere with the reason.
+    disqualified_reason: Mapped[str | None] = mapped_column(String(300))
+    disqualified_by_constraint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("constraints.id", ondelete="SET NULL")
+    )
 
     review: Mapped[Review] = relationship(back_populates="candidates")
+
+    @property
+    def disqualified(self) -> bool:
+        return self.disqualified_reason is not None

@@ -36,7 +36,7 @@ class _LogRun:
     ) -> None:
         if end_ms < start_ms:
             raise ParseError(
-                f"request “{name[:60]}” ends before it starts ({start_ms} > {end_ms})."
+                f"request “{name[:60]}” ends before it starts ({start_ms:.0f} > {end_ms:.0f} ms)."
             )
         label = " / ".join([*groups, name]) if groups else name
         start_s, key = start_ms / 1000, (None, label)

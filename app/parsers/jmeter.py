@@ -9,6 +9,8 @@ so both are left out of the totals (FORMATS.md §3.1, pitfalls 1 and 2).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -179,7 +181,7 @@ def parse_xml(sources: list[Source]) -> ParsedRun:
     source = _single(sources)
     _refuse_dtd(source)
     aggregator = _JtlAggregator()
-    with translate_errors(source.name):
+    with translate_errors(source.name), _unknown_encoding_is_parse_error():
         depth = 0
         root = None
         for event, element in ET.iterparse(source.open_binary(), events=("start", "end")):
@@ -196,6 +198,17 @@ def parse_xml(sources: list[Source]) -> ParsedRun:
         if root is None:
             raise ParseError("is empty XML, not a JMeter result file.")
     return aggregator.build("jmeter-xml", source)
+
+
+@contextmanager
+def _unknown_encoding_is_parse_error() -> Iterator[None]:
+    """expat raises a bare LookupError for an XML declaration naming an unknown encoding."""
+    try:
+        yield
+    except LookupError as exc:
+        if type(exc) is not LookupError:  # KeyError/IndexError are bugs, not bad files
+            raise
+        raise ParseError(f"declares a text encoding Python does not know ({exc}).") from exc
 
 
 def _checked_root(element: ET.Element) -> ET.Element:

@@ -96,6 +96,19 @@ def _is_gzip(stream: BinaryIO) -> bool:
     return magic == GZIP_MAGIC
 
 
+_VERBS = frozenset(
+    "is are has holds contains does declares ends refers says looks lists decompresses".split()
+)
+
+
+def about(name: str, message: str) -> str:
+    """Attach a file name to a message: "“a.csv” has no rows." or "In “a.csv”, row 2 ..."."""
+    first_word = message.split(" ", 1)[0]
+    if first_word in _VERBS:
+        return f"“{name}” {message}"
+    return f"In “{name}”, {message}"
+
+
 @contextmanager
 def translate_errors(name: str) -> Iterator[None]:
     """Turn the low-level errors that bad content causes into a ParseError naming the file."""
@@ -103,7 +116,7 @@ def translate_errors(name: str) -> Iterator[None]:
         yield
     except ParseError as exc:
         if exc.filename is None:
-            raise ParseError(f"“{name}”: {exc.message}", filename=name) from exc
+            raise ParseError(about(name, exc.message), filename=name) from exc
         raise
     except UnicodeDecodeError as exc:
         raise ParseError(
@@ -138,7 +151,7 @@ class Source:
 
     def fail(self, message: str) -> ParseError:
         """A ParseError about this file (``raise source.fail("...")``)."""
-        return ParseError(f"“{self.name}”: {message}", filename=self.name)
+        return ParseError(about(self.name, message), filename=self.name)
 
     def open_binary(self) -> io.BufferedReader:
         """The decompressed content as a buffered binary stream, counted and size-capped."""

@@ -9,7 +9,7 @@ from app import realtime
 from app.access import access
 from app.forms import EmptyForm, attempt, form_status
 from app.models import Step
-from app.rendering import redirect_to, render
+from app.rendering import redirect_to, render, wants_fragment
 from app.reviews import bp, steps
 from app.reviews.forms import CandidateForm, DetailsForm, ReviewForm, StepForm
 from app.services import reviews
@@ -100,3 +100,18 @@ def remove_candidate(review, candidate_id: int):
     if EmptyForm().validate_on_submit():
         reviews.remove_candidate(current_user, review, candidate_id)
     return render_workspace(review, review.step, block="candidates_panel")
+
+
+@bp.get("/reviews/<int:review_id>/regions/<region>")
+@access("review:observer")
+def region(review, region: str):
+    """One live region for this viewer (what a client re-fetches after a ``refresh`` push);
+    a plain visit lands on the step page instead."""
+    found = steps.find_region(region)
+    if found is None:
+        abort(404)
+    step, block = found
+    if not wants_fragment():
+        return redirect_to(url_for("reviews.show_step", review_id=review.id, step=step.value))
+    context = steps.context_for(review, step, current_user)
+    return render(f"reviews/steps/{step.value}.html", block, review=review, step=step, **context)

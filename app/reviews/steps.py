@@ -28,3 +28,16 @@ def provides(step: Step):
 def context_for(review: Review, step: Step, viewer) -> dict:
     provider = _PROVIDERS.get(step)
     return provider(review, viewer) if provider else {}
+
+
+# Live regions: name -> (step, block of templates/reviews/steps/<step>.html).
+_REGIONS: dict[str, tuple[Step, str]] = {}
+
+
+def region(name: str, step: Step, block: str) -> None:
+    """Declare a live region that ``GET /reviews/<id>/regions/<name>`` renders for its viewer."""
+    _REGIONS[name] = (step, block)
+
+
+def find_region(name: str) -> tuple[Step, str] | None:
+    return _REGIONS.get(name)

@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import realtime
 from app.extensions import db
-from app.models import Candidate, Membership, Review, ReviewStatus, Step, Team, User
+from app.models import Candidate, Criterion, Membership, Review, ReviewStatus, Step, Team, User
 from app.services import audit
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.templates import TEMPLATES
@@ -55,10 +55,12 @@ def create_review(actor: User, team: Team, *, title: str, question: str, templat
         raise Invalid(f"A review can compare at most {MAX_CANDIDATES} candidates.", field="candidates")
     described = dict(spec.candidates + spec.optional_candidates)
     review = Review(team=team, title=title[:120], question=(question or spec.default_question).strip(),
-                    template=spec.key, created_by=actor)
+                    template=spec.key, created_by=actor, checklist=spec.checklist_data())
     review.candidates = [
         Candidate(name=n, description=described.get(n, ""), position=i) for i, n in enumerate(names)
     ]
+    review.criteria = [Criterion(name=n, weight=w, reference=ref, position=i)
+                       for i, (n, w, ref) in enumerate(spec.criteria)]
     db.session.add(review)
     db.session.flush()
     audit.record("review.created", actor=actor, team_id=team.id, review_id=review.id,
