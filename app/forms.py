@@ -12,6 +12,17 @@ from app.services.errors import Invalid
 T = TypeVar("T")
 
 
+class PrefixedForm(FlaskForm):
+    """A form that shares its page with others: a prefix keeps its ids and names unique
+    (labels point at the right field; no duplicate ids)."""
+
+    prefix_name = ""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("prefix", self.prefix_name)
+        super().__init__(*args, **kwargs)
+
+
 class EmptyForm(FlaskForm):
     """A POST-only button: nothing but the CSRF token."""
 

@@ -80,8 +80,8 @@ def test_set_step_rejects_unknown_step(app, world):
 def test_candidates_add_duplicate_remove(app, world):
     c = login(app, world.users["facilitator"])
     url = f"/reviews/{world.review.id}/candidates"
-    assert c.post(url, data={"name": "Litestar"}, headers={"HX-Request": "true"}).status_code == 200
-    dup = c.post(url, data={"name": "litestar"}, headers={"HX-Request": "true"})
+    assert c.post(url, data={"candidate-name": "Litestar"}, headers={"HX-Request": "true"}).status_code == 200
+    dup = c.post(url, data={"candidate-name": "litestar"}, headers={"HX-Request": "true"})
     assert dup.status_code == 422 and "already a candidate" in dup.get_data(as_text=True)
     db.session.expire_all()
     review = db.session.get(Review, world.review.id)
@@ -93,10 +93,10 @@ def test_candidates_add_duplicate_remove(app, world):
 
 def test_edit_details(app, world):
     c = login(app, world.users["facilitator"])
-    r = c.post(f"/reviews/{world.review.id}/details", data={"title": "New title", "question": "Why?"},
+    r = c.post(f"/reviews/{world.review.id}/details", data={"details-title": "New title", "details-question": "Why?"},
                headers={"HX-Request": "true"})
     assert r.status_code == 200 and "New title" in r.get_data(as_text=True)
-    assert c.post(f"/reviews/{world.review.id}/details", data={"title": ""}).status_code == 422
+    assert c.post(f"/reviews/{world.review.id}/details", data={"details-title": ""}).status_code == 422
 
 
 def test_frozen_review_refuses_changes(app, world):

@@ -116,7 +116,7 @@ def test_candidate_added_is_pushed(app, world, socket_client):
     member = socket_client(logged_in(app, world.users["member"]), world.review.id)
     member.get_received()
     logged_in(app, world.users["facilitator"]).post(
-        f"/reviews/{world.review.id}/candidates", data={"name": "Litestar"})
+        f"/reviews/{world.review.id}/candidates", data={"candidate-name": "Litestar"})
     assert "Litestar" in events(member, "fragment")[-1]["html"]
 
 

@@ -1,3 +1,4 @@
+from app.forms import PrefixedForm
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
@@ -12,8 +13,10 @@ def _kind_label(kind: ConstraintKind) -> str:
     return kind.spec.label + unit
 
 
-class ConstraintForm(FlaskForm):
+class ConstraintForm(PrefixedForm):
     """One form for every kind; the service checks what each kind needs (target, options)."""
+
+    prefix_name = "constraint"
 
     kind = SelectField("Kind", choices=[(k.value, _kind_label(k)) for k in ConstraintKind])
     priority = SelectField("Priority", choices=[(p.value, p.value.capitalize()) for p in Priority],
@@ -41,13 +44,15 @@ class AnswerForm(FlaskForm):
         return {"yes": True, "no": False}.get(self.answer.data)
 
 
-class QuestionForm(FlaskForm):
+class QuestionForm(PrefixedForm):
+    prefix_name = "question"
     text = StringField("Question", validators=[DataRequired(), Length(max=200)])
     suggests = CheckboxList("A “yes” suggests", choices=[])
     reason = StringField("Why", validators=[Length(max=200)])
 
 
-class DisqualifyForm(FlaskForm):
+class DisqualifyForm(PrefixedForm):
+    prefix_name = "dq"
     candidate_id = IntegerField("Candidate", validators=[DataRequired()])
     constraint_id = SelectField("Knock-out constraint", coerce=str, choices=[], validate_choice=False)
     reason = StringField("Reason", validators=[DataRequired(), Length(max=300)])

@@ -21,6 +21,7 @@ from app.reviews import steps
 from app.services import constraints, mapping
 
 TEMPLATE = "reviews/steps/constraints.html"
+EDIT_PREFIX = "constraint-edit"
 for _name, _block in (("constraints", "constraints_region"), ("checklist", "checklist_region"),
                       ("expertise", "expertise_region"), ("disqualify", "disqualify_region")):
     steps.region(_name, Step.CONSTRAINTS, _block)
@@ -73,10 +74,11 @@ def add(review):
 @access("review:member")
 def edit(review, constraint_id: int):
     constraint = constraints.get_constraint(review, constraint_id)
-    form = ConstraintForm(obj=constraint, target=_target_text(constraint.target),
+    options = constraint.details.get("options", [])
+    form = ConstraintForm(prefix=EDIT_PREFIX, kind=constraint.kind, priority=constraint.priority,
+                          knockout=constraint.knockout, target=_target_text(constraint.target),
                           relationships=constraint.details.get("relationships", ""),
-                          auth=constraint.details.get("options", []),
-                          deployment=constraint.details.get("options", []))
+                          auth=options, deployment=options, description=constraint.description)
     return region(review, "constraints_region", edit_id=constraint.id, edit_form=form)
 
 
@@ -87,7 +89,7 @@ def _target_text(value) -> str:
 @bp.post("/reviews/<int:review_id>/constraints/<int:constraint_id>")
 @access("review:member")
 def update(review, constraint_id: int):
-    form = ConstraintForm()
+    form = ConstraintForm(prefix=EDIT_PREFIX)
     done = attempt(form, lambda: constraints.update_constraint(
         current_user, review, constraint_id, **form.fields_for_service()))
     if done:

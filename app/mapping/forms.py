@@ -1,9 +1,11 @@
+from app.forms import PrefixedForm
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 
-class CriterionForm(FlaskForm):
+class CriterionForm(PrefixedForm):
+    prefix_name = "criterion"
     name = StringField("Criterion", validators=[DataRequired(), Length(max=80)])
     weight = StringField("Weight (0–5)", default="3", validators=[DataRequired(), Length(max=10)])
 

@@ -15,6 +15,7 @@ from app.reviews import steps
 from app.services import mapping
 
 TEMPLATE = "reviews/steps/mapping.html"
+EDIT_PREFIX = "criterion-edit"
 steps.region("mapping", Step.MAPPING, "mapping_region")
 steps.region("mapping-progress", Step.MAPPING, "progress_region")
 
@@ -50,14 +51,14 @@ def add_criterion(review):
 @access("review:facilitator")
 def edit_criterion(review, criterion_id: int):
     criterion = mapping.get_criterion(review, criterion_id)
-    form = CriterionForm(name=criterion.name, weight=f"{criterion.weight:g}")
+    form = CriterionForm(prefix=EDIT_PREFIX, name=criterion.name, weight=f"{criterion.weight:g}")
     return region(review, edit_criterion=criterion.id, edit_form=form)
 
 
 @bp.post("/reviews/<int:review_id>/criteria/<int:criterion_id>")
 @access("review:facilitator")
 def update_criterion(review, criterion_id: int):
-    form = CriterionForm()
+    form = CriterionForm(prefix=EDIT_PREFIX)
     done = attempt(form, lambda: mapping.update_criterion(current_user, review, criterion_id,
                                                           form.name.data, form.weight.data))
     if done:

@@ -1,3 +1,4 @@
+from app.forms import PrefixedForm
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -35,12 +36,14 @@ class ReviewForm(FlaskForm):
         return [*picked, *[n for n in typed if n]]
 
 
-class DetailsForm(FlaskForm):
+class DetailsForm(PrefixedForm):
+    prefix_name = "details"
     title = StringField("Title", validators=[DataRequired(), Length(max=120)])
     question = TextAreaField("Question", validators=[Length(max=2000)])
 
 
-class CandidateForm(FlaskForm):
+class CandidateForm(PrefixedForm):
+    prefix_name = "candidate"
     name = StringField("Candidate", validators=[DataRequired(), Length(max=60)])
     description = StringField("Short description", validators=[Length(max=300)])
 
