@@ -14,7 +14,7 @@ from app import create_app
 from app.access import SOCKET_RULES, Rule
 from app.config import TestingConfig
 from app.models import Role
-from app.services import teams
+from app.services import constraints, mapping, teams
 from tests.factories import PASSWORD, make_review
 
 PERSONAS = ["anonymous", "non_member", "observer", "member", "facilitator", "owner"]
@@ -65,10 +65,13 @@ def url_args(world):
     token = teams.create_invitation(world.users["owner"], world.team, Role.MEMBER,
                                     timedelta(days=1))
     invitation = teams.open_invitations(world.team)[0]
+    constraint = constraints.add_constraint(world.users["owner"], world.review, kind="traffic_rps",
+                                            priority="must", target=100)
     return {
         "team_id": world.team.id, "review_id": world.review.id, "membership_id": member.id,
         "invitation_id": invitation.id, "candidate_id": world.review.candidates[0].id,
-        "step": "mapping", "token": token,
+        "step": "mapping", "token": token, "region": "constraints", "key": "api_first",
+        "criterion_id": mapping.criteria_of(world.review)[0].id, "constraint_id": constraint.id,
     }
 
 

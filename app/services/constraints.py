@@ -89,7 +89,7 @@ def _details(kind: ConstraintKind, relationships, auth, deployment, description)
     return {}
 
 
-def _apply(constraint: Constraint, *, kind, priority, knockout, target, relationships=None,
+def _apply(constraint: Constraint, *, kind, priority, knockout=False, target=None, relationships=None,
            auth=None, deployment=None, description="") -> None:
     """Validate everything first, then assign: an invalid constraint is never half-changed."""
     kind = _kind(kind)
