@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import redis
+
+from tests.scaleout.cluster import NGINX, Browser, Cluster, free_port
+from tests.services import REDIS_URL, fresh_postgres_database, require
+
+
+@pytest.fixture
+def cluster(tmp_path, request):
+    """Two app processes on PostgreSQL + Redis behind nginx, with the demo data loaded."""
+    if NGINX is None:
+        pytest.skip("needs nginx from Debian's packages")
+    require(REDIS_URL, "Redis")
+    db_url, drop = fresh_postgres_database()
+    redis_url = REDIS_URL.rsplit("/", 1)[0] + "/7"
+    redis.Redis.from_url(redis_url).flushdb()
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+        "HOME": str(tmp_path),
+        "DATABASE_URL": db_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "scale-out-test-secret-key-" + "x" * 20,
+        "TRADEOFF_PROXY_COUNT": "1",
+        "TRADEOFF_EXPOSE_NODE": "1",
+        "TRADEOFF_INSTANCE_PATH": str(tmp_path / "instance"),
+        "LOGIN_RATE_LIMIT": getattr(request, "param", {}).get("limit", "100 per minute"),
+    }
+    c = Cluster(env=env, tmp=tmp_path)
+    c.flask("db", "upgrade")
+    c.flask("demo")
+    c.app_ports = [free_port(), free_port()]
+    try:
+        for port in c.app_ports:
+            c.start_app(port)
+        c.start_nginx()
+        yield c
+    finally:
+        c.stop()
+        redis.Redis.from_url(redis_url).flushdb()
+        drop()
+
+
+@pytest.fixture
+def browsers(cluster):
+    """Open browsers pinned to different app processes: browsers(n) -> [Browser], one per
+    process in turn."""
+    made: list[Browser] = []
+    counter = itertools.count()
+
+    def open_on_distinct_nodes(n: int) -> list[Browser]:
+        wanted, seen = [], {}
+        while len(wanted) < n:
+            b = Browser(cluster, f"lb{next(counter)}")
+            node = b.node
+            if seen.get(node, 0) < (n + 1) // 2:
+                seen[node] = seen.get(node, 0) + 1
+                wanted.append(b)
+        made.extend(wanted)
+        return sorted(wanted, key=lambda b: b.node)
+
+    yield open_on_distinct_nodes
+    for b in made:
+        b.close()
