@@ -12,6 +12,8 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+MIB = 1024 * 1024
+
 
 def _flag(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
@@ -55,6 +57,17 @@ class Config:
         ]
         self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
         self.INVITATION_TTL = timedelta(days=int(os.environ.get("INVITATION_TTL_DAYS", "7")))
+        # Benchmark uploads: a request body above MAX_CONTENT_LENGTH is answered 413 before it is
+        # read; .gz files may not decompress past the second limit; files above the sync limit
+        # are parsed in the background. UPLOAD_FOLDER defaults to <instance>/uploads.
+        self.BENCHMARK_MAX_UPLOAD_MB = int(os.environ.get("BENCHMARK_MAX_UPLOAD_MB", "512"))
+        self.MAX_CONTENT_LENGTH = self.BENCHMARK_MAX_UPLOAD_MB * MIB
+        self.BENCHMARK_MAX_DECOMPRESSED_BYTES = int(
+            os.environ.get("BENCHMARK_MAX_DECOMPRESSED_MB", "2048")) * MIB
+        self.BENCHMARK_SYNC_LIMIT_BYTES = int(os.environ.get("BENCHMARK_SYNC_LIMIT_MB", "8")) * MIB
+        self.UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER") or None
+        self.PROXY_COUNT = int(os.environ.get("TRADEOFF_PROXY_COUNT", "0"))
+        self.EXPOSE_NODE = _flag("TRADEOFF_EXPOSE_NODE")
 
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     SESSION_COOKIE_HTTPONLY = True
@@ -66,6 +79,9 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # tied to the session, which expires on its own
     WTF_CSRF_HEADERS = ["X-CSRFToken"]
     RATELIMIT_HEADERS_ENABLED = True
+    # Redis down must not take logins down: fall back to per-process memory meanwhile.
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     PASSWORD_HASH_PROFILE = "owasp"
     SOCKETIO_ASYNC_MODE = "threading"
     TESTING = False

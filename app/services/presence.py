@@ -7,9 +7,16 @@ last-seen time refreshed by client heartbeats, so a crashed process's sockets fa
 
 from __future__ import annotations
 
+import functools
+import logging
 import threading
 import time
 from dataclasses import dataclass
+
+import redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 
 STALE_AFTER_S = 90
 
@@ -56,9 +63,27 @@ class MemoryPresence:
         return [e for e in self._fresh() if e.user_id == user_id]
 
 
+def _degrade(default):
+    """Presence is a nicety: while Redis is unreachable, log and carry on with ``default``
+    instead of failing the page or the vote that asked for it."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except RedisError as err:
+                log.warning("presence store unavailable (%s): %s", method.__name__, err)
+                return default() if callable(default) else default
+
+        return wrapper
+
+    return decorate
+
+
 class RedisPresence:
     """The same interface over Redis: a hash sid → entry and one sorted set (by last seen)
-    per review."""
+    per review. Every method degrades to "nobody" while Redis is down."""
 
     PREFIX = "tradeoff:presence"
 
@@ -78,17 +103,20 @@ class RedisPresence:
         review_id, user_id, login_key = raw.split("|", 2)
         return Entry(sid, int(review_id), int(user_id), login_key)
 
+    @_degrade(None)
     def join(self, entry: Entry) -> None:
         pipe = self.r.pipeline()
         pipe.hset(f"{self.PREFIX}:sids", entry.sid, self._encode(entry))
         pipe.zadd(self._room(entry.review_id), {entry.sid: time.time()})
         pipe.execute()
 
+    @_degrade(None)
     def touch(self, sid: str) -> None:
         raw = self.r.hget(f"{self.PREFIX}:sids", sid)
         if raw:
             self.r.zadd(self._room(self._decode(sid, raw).review_id), {sid: time.time()})
 
+    @_degrade(None)
     def leave(self, sid: str) -> Entry | None:
         raw = self.r.hget(f"{self.PREFIX}:sids", sid)
         if not raw:
@@ -107,6 +135,7 @@ class RedisPresence:
         raws = self.r.hmget(f"{self.PREFIX}:sids", sids)
         return [self._decode(s, raw) for s, raw in zip(sids, raws, strict=True) if raw]
 
+    @_degrade(set)
     def user_ids(self, review_id: int) -> set[int]:
         sids = self.r.zrangebyscore(self._room(review_id), time.time() - STALE_AFTER_S, "+inf")
         return {e.user_id for e in self._entries(sids)}
@@ -115,9 +144,11 @@ class RedisPresence:
         return [self._decode(k.decode() if isinstance(k, bytes) else k, v)
                 for k, v in self.r.hgetall(f"{self.PREFIX}:sids").items()]
 
+    @_degrade(list)
     def sids_for_login(self, login_key: str) -> list[Entry]:
         return [e for e in self._all() if e.login_key == login_key]
 
+    @_degrade(list)
     def sids_for_user(self, user_id: int) -> list[Entry]:
         return [e for e in self._all() if e.user_id == user_id]
 
@@ -125,6 +156,4 @@ class RedisPresence:
 def create_store(redis_url: str | None):
     if not redis_url:
         return MemoryPresence()
-    import redis  # only needed in scale-out mode
-
-    return RedisPresence(redis.Redis.from_url(redis_url))
+    return RedisPresence(redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2))
