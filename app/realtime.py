@@ -13,7 +13,7 @@ from flask import current_app, has_request_context
 from jinja2_fragments.flask import render_block
 
 from app.extensions import db, socketio
-from app.models import User
+from app.models import Review, User
 
 
 def room(review_id: int) -> str:
@@ -39,9 +39,25 @@ def render_fragment(template: str, block: str, **context) -> str:
         return render_block(template, block, **context)
 
 
+def bump_revision(review_id: int) -> int:
+    """Count one more live update of the review and return the new revision.
+
+    Committed on its own, right after the change it announces: clients compare it with the
+    revision their heartbeat reports, so a broadcast they missed (reconnect, Redis outage)
+    makes them re-fetch instead of silently showing stale state."""
+    db.session.execute(db.update(Review).where(Review.id == review_id)
+                       .values(revision=Review.revision + 1))
+    db.session.commit()
+    return current_revision(review_id)
+
+
+def current_revision(review_id: int) -> int:
+    return db.session.scalar(db.select(Review.revision).where(Review.id == review_id)) or 0
+
+
 def broadcast_fragment(review_id: int, html: str) -> None:
     """Send HTML whose top-level elements carry ids; each client swaps them in by id."""
-    socketio.emit("fragment", {"html": html}, to=room(review_id))
+    socketio.emit("fragment", {"html": html, "rev": bump_revision(review_id)}, to=room(review_id))
 
 
 def present_users(review_id: int):
@@ -75,12 +91,13 @@ def push_candidates(review) -> None:
 def push_step(review) -> None:
     """Move everyone in the room: the nav fragment, then each client loads the step section
     (which may be viewer-dependent) through its own htmx request."""
-    socketio.emit("step", {"step": review.current_step, "nav": render_step_nav(review)},
-                  to=room(review.id))
+    socketio.emit("step", {"step": review.current_step, "nav": render_step_nav(review),
+                           "rev": bump_revision(review.id)}, to=room(review.id))
 
 
 def push_refresh(review_id: int, *regions: str) -> None:
     """Tell every client in the room that these regions changed. Each client re-fetches its own
     view of a region (``data-live-region`` + ``data-refresh-url``) through the ordinary htmx
     route, so viewer-dependent HTML (blind scores, role-specific buttons) is never broadcast."""
-    socketio.emit("refresh", {"regions": list(regions)}, to=room(review_id))
+    socketio.emit("refresh", {"regions": list(regions), "rev": bump_revision(review_id)},
+                  to=room(review_id))

@@ -142,9 +142,25 @@ def test_password_change_closes_every_socket_of_the_user(app, world, socket_clie
 def test_events_recheck_membership(app, world, socket_client):
     """Removed from the team while connected: the next event is refused."""
     sc = socket_client(logged_in(app, world.users["member"]), world.review.id)
-    assert sc.emit("heartbeat", {"review_id": world.review.id}, callback=True) == {"ok": True}
+    assert sc.emit("heartbeat", {"review_id": world.review.id}, callback=True)["ok"] is True
     membership = world.team.membership_of(world.users["member"].id)
     db.session.delete(membership)
     db.session.commit()
     ack = sc.emit("heartbeat", {"review_id": world.review.id}, callback=True)
     assert ack["ok"] is False and ack["status"] == 404
+
+
+def test_heartbeat_reports_the_revision_so_missed_updates_are_noticed(app, world, socket_client):
+    """A client that missed broadcasts (reconnect, Redis outage) sees a higher revision in its
+    heartbeat and re-fetches its view through the live route."""
+    member_client = logged_in(app, world.users["member"])
+    sc = socket_client(member_client, world.review.id)
+    before = sc.emit("heartbeat", {"review_id": world.review.id}, callback=True)["rev"]
+    logged_in(app, world.users["facilitator"]).post(f"/reviews/{world.review.id}/step",
+                                                    data={"step": "vote"})
+    after = sc.emit("heartbeat", {"review_id": world.review.id}, callback=True)["rev"]
+    assert after > before
+    live = member_client.get(f"/reviews/{world.review.id}/live", headers={"HX-Request": "true"})
+    body = live.get_data(as_text=True).strip()
+    assert body.startswith('<div class="workspace" id="workspace"')
+    assert f'data-revision="{after}"' in body and 'data-step="vote"' in body

@@ -72,7 +72,10 @@ class Review(db.Model):
     revisit_on: Mapped[date | None] = mapped_column()
     # The decision checklist's questions (data, see app/analysis/checklist.py): the framework
     # template's eight for a framework review, the team's own (possibly none) for a blank one.
-    checklist: Mapped[list] = mapped_column(JSON, default=list)
+    checklist: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    # Bumped with every live update, so a client that missed a broadcast (a reconnect, Redis
+    # briefly gone) notices on its next heartbeat and re-fetches its view.
+    revision: Mapped[int] = mapped_column(default=0, server_default="0")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

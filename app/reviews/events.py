@@ -45,8 +45,10 @@ def on_connect(auth=None):
 
 @socket_event("heartbeat", "review:observer")
 def on_heartbeat(review, payload):
+    """Keeps presence fresh and tells the client the review's revision: if it is ahead of
+    what the client has seen, the client missed a broadcast and re-fetches its view."""
     realtime.presence_store().touch(request.sid)
-    return {"ok": True}
+    return {"ok": True, "rev": review.revision}
 
 
 @socketio.on("disconnect")

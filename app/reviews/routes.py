@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, url_for
+from flask import abort, flash, request, url_for
 from flask_login import current_user
 
 from app import realtime
@@ -64,6 +64,18 @@ def show_step(review, step: str):
     except ValueError:
         abort(404)
     return render_workspace(review, viewed)
+
+
+@bp.get("/reviews/<int:review_id>/live")
+@access("review:observer")
+def live(review):
+    """The whole workspace for this viewer, showing ``?step=`` (default: the workshop's step):
+    what a client re-fetches after it reconnects or notices it missed an update."""
+    try:
+        viewed = Step(request.args.get("step") or review.current_step)
+    except ValueError:
+        abort(404)
+    return render_workspace(review, viewed, block="workspace")
 
 
 @bp.post("/reviews/<int:review_id>/step")

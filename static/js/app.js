@@ -13,17 +13,27 @@
   document.addEventListener("htmx:afterSettle", markViewedStep);
   document.addEventListener("DOMContentLoaded", markViewedStep);
 
-  const room = document.querySelector("[data-review-room]");
-  if (!room || typeof io === "undefined") return;
+  const first = document.getElementById("workspace");
+  if (!first || typeof io === "undefined") return;
 
-  const reviewId = Number(room.dataset.reviewRoom);
-  const status = document.getElementById("live-status");
+  const reviewId = Number(first.dataset.reviewRoom);
+  let lastRev = Number(first.dataset.revision || 0);
+  let state = ["connecting", "Connecting to the live room…"];
   let everConnected = false;
 
-  function setStatus(state, text) {
+  // The workspace element is replaced on a resync, so always look it up afresh.
+  function workspace() { return document.getElementById("workspace"); }
+
+  function setStatus(name, text) {
+    state = [name, text];
+    const status = document.getElementById("live-status");
     if (!status) return;
-    status.dataset.state = state;
+    status.dataset.state = name;
     status.textContent = text;
+  }
+
+  function seen(rev) {
+    if (typeof rev === "number" && rev > lastRev) lastRev = rev;
   }
 
   // Swap every top-level element of a pushed fragment into the element with the same id.
@@ -39,32 +49,24 @@
 
   // Viewer-dependent parts are never pushed: re-fetch them through the ordinary htmx route.
   function loadStep(step) {
-    const url = room.dataset.stepUrl.replace("__step__", encodeURIComponent(step));
+    const url = workspace().dataset.stepUrl.replace("__step__", encodeURIComponent(step));
     return htmx.ajax("GET", url, { target: "#step-section", swap: "outerHTML" }).then(function () {
       history.replaceState(history.state, "", url);
     });
   }
 
-  const socket = io({ auth: { review: reviewId }, transports: ["websocket", "polling"] });
-  socket.on("connect", function () {
-    setStatus("online", "Live: you see changes as they happen.");
-    // After a reconnect, anything missed is re-fetched: the workshop's current step.
-    if (everConnected) {
-      htmx.ajax("GET", room.dataset.workspaceUrl, { target: "#step-section", swap: "outerHTML" });
-    }
-    everConnected = true;
-  });
-  socket.on("disconnect", function (reason) {
-    if (reason === "io server disconnect") {
-      setStatus("closed", "The live connection was closed (logged out?). Reload the page to continue.");
-    } else {
-      setStatus("offline", "Connection lost — reconnecting…");
-    }
-  });
-  socket.on("connect_error", function (err) {
-    setStatus("offline", "Cannot join the live room: " + (err && err.message ? err.message : "offline"));
-  });
-  socket.on("fragment", function (msg) { swapFragments(msg.html); });
+  // Missed something (reconnect, or the heartbeat says the review moved on): re-fetch the
+  // whole workspace for the step being viewed.
+  function resync() {
+    const section = document.getElementById("step-section");
+    const step = section ? section.dataset.step : "";
+    const url = workspace().dataset.liveUrl + (step ? "?step=" + encodeURIComponent(step) : "");
+    return htmx.ajax("GET", url, { target: "#workspace", swap: "outerHTML" }).then(function () {
+      seen(Number(workspace().dataset.revision || 0));
+      setStatus(state[0], state[1]);
+      markViewedStep();
+    });
+  }
 
   // A region changed: re-fetch this viewer's own rendering of it. A region holding the field
   // someone is typing in waits until they leave it, so live updates never eat their input.
@@ -81,16 +83,42 @@
     }
     htmx.ajax("GET", url, { target: el, swap: "outerHTML" });
   }
+
+  const socket = io({ auth: { review: reviewId }, transports: ["websocket", "polling"] });
+  socket.on("connect", function () {
+    setStatus("online", "Live: you see changes as they happen.");
+    if (everConnected) resync();
+    everConnected = true;
+  });
+  socket.on("disconnect", function (reason) {
+    if (reason === "io server disconnect") {
+      setStatus("closed", "The live connection was closed (logged out?). Reload the page to continue.");
+    } else {
+      setStatus("offline", "Connection lost — reconnecting…");
+    }
+  });
+  socket.on("connect_error", function (err) {
+    setStatus("offline", "Cannot join the live room: " + (err && err.message ? err.message : "offline"));
+  });
+  socket.on("fragment", function (msg) { seen(msg.rev); swapFragments(msg.html); });
+  socket.on("step", function (msg) {
+    seen(msg.rev);
+    swapFragments(msg.nav);
+    loadStep(msg.step);
+  });
   socket.on("refresh", function (msg) {
+    seen(msg.rev);
     (msg.regions || []).forEach(function (region) {
       document.querySelectorAll('[data-live-region~="' + region + '"]').forEach(refreshRegion);
     });
   });
-  socket.on("step", function (msg) {
-    swapFragments(msg.nav);
-    loadStep(msg.step);
-  });
   setInterval(function () {
-    if (socket.connected) socket.emit("heartbeat", { review_id: reviewId });
-  }, 30000);
+    if (!socket.connected) return;
+    socket.emit("heartbeat", { review_id: reviewId }, function (ack) {
+      if (ack && ack.ok && typeof ack.rev === "number" && ack.rev > lastRev) {
+        lastRev = ack.rev;
+        resync();
+      }
+    });
+  }, 10000);
 })();
