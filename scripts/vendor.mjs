@@ -10,7 +10,6 @@ const files = {
   "htmx.min.js": "node_modules/htmx.org/dist/htmx.min.js",
   "socket.io.min.js": "node_modules/socket.io-client/dist/socket.io.min.js",
   "pico.min.css": "node_modules/@picocss/pico/css/pico.min.css",
-  "axe.min.js": "node_modules/axe-core/axe.min.js",
 };
 mkdirSync(out, { recursive: true });
 for (const [name, source] of Object.entries(files)) {

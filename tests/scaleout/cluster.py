@@ -39,11 +39,40 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1, what: str 
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def _http_ok(url: str) -> bool:
+def http_ok(url: str) -> bool:
     try:
         return requests.get(url, timeout=1).status_code == 200
     except requests.RequestException:
         return False
+
+
+class OwnRedis:
+    """A throwaway redis-server on a free loopback port that a test may stop and restart."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp, self.port, self.proc = tmp, free_port(), None
+
+    def start(self) -> str:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.proc = subprocess.Popen([binary, "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no", "--dir", str(self.tmp)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        url = f"redis://127.0.0.1:{self.port}/0"
+        wait_for(lambda: self._ping(), what="redis-server")
+        return url
+
+    def _ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.proc = None
 
 
 @dataclass
@@ -54,6 +83,7 @@ class Cluster:
     procs: dict = field(default_factory=dict)  # port -> Popen
     nginx: subprocess.Popen | None = None
     nginx_port: int = 0
+    redis: OwnRedis | None = None
 
     @property
     def url(self) -> str:
@@ -70,7 +100,7 @@ class Cluster:
             [str(VENV_BIN / "gunicorn"), "--workers", "1", "--threads", "20", "--bind",
              f"127.0.0.1:{port}", "--graceful-timeout", "2", "wsgi:app"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        wait_for(lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), what=f"app on {port}")
+        wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), what=f"app on {port}")
 
     def kill_app(self, port: int) -> None:
         proc = self.procs.pop(port)
@@ -106,7 +136,7 @@ http {{
 """)
         self.nginx = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(self.tmp)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        wait_for(lambda: _http_ok(f"{self.url}/healthz"), what="nginx")
+        wait_for(lambda: http_ok(f"{self.url}/healthz"), what="nginx")
 
     def stop(self) -> None:
         for port in list(self.procs):

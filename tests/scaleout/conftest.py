@@ -5,7 +5,7 @@ import itertools
 import pytest
 import redis
 
-from tests.scaleout.cluster import NGINX, Browser, Cluster, free_port
+from tests.scaleout.cluster import NGINX, Browser, Cluster, OwnRedis, free_port
 from tests.services import REDIS_URL, fresh_postgres_database, require
 
 
@@ -14,9 +14,14 @@ def cluster(tmp_path, request):
     """Two app processes on PostgreSQL + Redis behind nginx, with the demo data loaded."""
     if NGINX is None:
         pytest.skip("needs nginx from Debian's packages")
-    require(REDIS_URL, "Redis")
+    options = getattr(request, "param", {})
     db_url, drop = fresh_postgres_database()
-    redis_url = REDIS_URL.rsplit("/", 1)[0] + "/7"
+    own_redis = OwnRedis(tmp_path) if options.get("own_redis") else None
+    if own_redis:
+        redis_url = own_redis.start()
+    else:
+        require(REDIS_URL, "Redis")
+        redis_url = REDIS_URL.rsplit("/", 1)[0] + "/7"
     redis.Redis.from_url(redis_url).flushdb()
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
@@ -27,9 +32,10 @@ def cluster(tmp_path, request):
         "TRADEOFF_PROXY_COUNT": "1",
         "TRADEOFF_EXPOSE_NODE": "1",
         "TRADEOFF_INSTANCE_PATH": str(tmp_path / "instance"),
-        "LOGIN_RATE_LIMIT": getattr(request, "param", {}).get("limit", "100 per minute"),
+        "LOGIN_RATE_LIMIT": options.get("limit", "100 per minute"),
     }
     c = Cluster(env=env, tmp=tmp_path)
+    c.redis = own_redis
     c.flask("db", "upgrade")
     c.flask("demo")
     c.app_ports = [free_port(), free_port()]
@@ -40,7 +46,10 @@ def cluster(tmp_path, request):
         yield c
     finally:
         c.stop()
-        redis.Redis.from_url(redis_url).flushdb()
+        if own_redis:
+            own_redis.stop()
+        else:
+            redis.Redis.from_url(redis_url).flushdb()
         drop()
 
 
