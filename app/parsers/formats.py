@@ -19,7 +19,7 @@ FORMATS: dict[str, str] = {
     "jmeter-dashboard": "JMeter HTML dashboard statistics.json",
     "gatling-log": "Gatling simulation.log (text, Gatling 2.x–3.12)",
     "gatling-binary-log": "Gatling simulation.log (binary, Gatling 3.13+)",
-    "gatling-json": "Gatling report data (js/global_stats.json, js/stats.json or js/stats.js)",
+    "gatling-json": "Gatling report data (js/global_stats.json or js/stats.json)",
     "wrk": "wrk text output (with --latency)",
     "wrk2": "wrk2 text output (with --latency)",
     "ab": "ApacheBench (ab) text output",

@@ -9,9 +9,9 @@ so both are left out of the totals (FORMATS.md §3.1, pitfalls 1 and 2).
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +20,7 @@ from app.parsers.model import Endpoint, Latency, ParsedRun, ParseError, Summary
 from app.parsers.samples import RunAccumulator
 from app.parsers.streams import Source, translate_errors
 from app.parsers.tables import at, epoch_to_datetime, records
-from app.parsers.values import as_dict, to_float, to_fraction, to_int
+from app.parsers.values import as_dict, fast_float, req_float, to_float, to_fraction, to_int
 
 SUB_RESULT = re.compile(r"^(?P<parent>.*)-\d+$")
 TRANSACTION_MESSAGE = "Number of samples in transaction"
@@ -59,12 +59,18 @@ class _JtlAggregator:
         self.sub_results = 0
         self.first_ms: float | None = None
 
-    def add(self, sample: _Sample, *, nested: bool = False) -> None:
-        match = SUB_RESULT.match(sample.label)
-        if nested or (match and self._last_parent.get(sample.thread_name) == match["parent"]):
-            self.sub_results += 1
-            return
-        self._last_parent[sample.thread_name] = sample.label
+    def is_sub_result(self, label: str, thread: str) -> bool:
+        """CSV rows ``<parent>-<n>`` right after their parent (same thread) are sub-results."""
+        if label[-1:].isdigit():
+            match = SUB_RESULT.match(label)
+            if match and self._last_parent.get(thread) == match["parent"]:
+                self.sub_results += 1
+                return True
+        self._last_parent[thread] = label
+        return False
+
+    def add(self, sample: _Sample) -> None:
+        """Count one top-level sample (transaction rows are kept apart)."""
         target = self.transactions if sample.is_transaction else self.acc
         self._record(target, sample)
 
@@ -117,7 +123,8 @@ def parse_csv(sources: list[Source]) -> ParsedRun:
     aggregator = _JtlAggregator()
     with translate_errors(source.name):
         for number, row in records(source, ["timeStamp", "elapsed", "label"], "JMeter JTL"):
-            aggregator.add(_csv_sample(row, number))
+            if not aggregator.is_sub_result(row["label"], row.get("threadName", "")):
+                aggregator.add(_csv_sample(row, number))
     return aggregator.build("jmeter-csv", source)
 
 
@@ -138,28 +145,35 @@ def _require_header(source: Source) -> None:
 
 def _csv_sample(row: dict[str, str], number: int) -> _Sample:
     def count(column: str, default: int) -> int:
-        if not row.get(column):
-            return default
-        return to_int(row[column], at(number, column)) or 0
+        text = row.get(column)
+        return default if not text else (to_int(text, at(number, column)) or 0)
 
     threads = row.get("allThreads") or row.get("grpThreads")
     return _Sample(
         start_ms=_timestamp_ms(row["timeStamp"], number),
-        elapsed_ms=to_float(row["elapsed"], at(number, "elapsed")) or 0.0,
+        elapsed_ms=_number(row["elapsed"], number, "elapsed"),
         label=row["label"],
         success=row.get("success", "true").strip().lower() == "true",
         code=row.get("responseCode", ""),
         message=row.get("responseMessage", ""),
         failure=row.get("failureMessage", ""),
-        threads=to_int(threads, at(number, "allThreads")) if threads else None,
+        threads=int(_number(threads, number, "allThreads")) if threads else None,
         thread_name=row.get("threadName", ""),
         count=max(count("SampleCount", 1), 1),
         errors=count("ErrorCount", 0),
     )
 
 
+def _number(text: str, number: int, column: str) -> float:
+    """Fast path for the hot loop; the slow path only builds the error message."""
+    value = fast_float(text)
+    return value if value is not None else req_float(text, at(number, column))
+
+
 def _timestamp_ms(text: str, number: int) -> float:
     """Epoch milliseconds, or a date string when ``timestamp_format`` was changed."""
+    if text.isdigit():
+        return float(text)
     text = text.strip()
     if text.isdigit():
         return float(text)

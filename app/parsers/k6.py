@@ -144,6 +144,10 @@ def _summary_run(
         concurrency=_peak_vus(values),
         latency_ms=_trend_latency(values.get("http_req_duration"), "http_req_duration"),
     )
+    if run.summary.latency_ms.p99 is None:
+        run.notes.append(
+            "No p(99) in this summary (k6 exports it only with --summary-trend-stats)."
+        )
     if "http_req_failed" not in values:
         run.notes.append("No http_req_failed metric (k6 older than v0.31): failures are unknown.")
     return run
@@ -210,9 +214,13 @@ class _K6Samples:
         self.requests = 0
         self.first: float | None = None
 
-    def add(self, metric: str, t_s: float, value: float, tags: dict[str, str], where: str) -> None:
+    def seen(self, t_s: float) -> None:
+        """Any sample's time extends the run (first sample = start of the run)."""
         self.acc.span(t_s)
         self.first = t_s if self.first is None or t_s < self.first else self.first
+
+    def add(self, metric: str, t_s: float, value: float, tags: dict[str, str], where: str) -> None:
+        self.seen(t_s)
         key = (tags.get("method") or None, tags.get("name") or tags.get("url") or "(unnamed)")
         if metric == "http_reqs":
             self.requests += 1
@@ -274,24 +282,42 @@ def _failures_from_status(run: ParsedRun) -> None:
     )
 
 
+SAMPLE_METRICS = frozenset({"http_reqs", "http_req_duration", "http_req_failed", "vus"})
+
+
 def parse_ndjson(sources: list[Source]) -> ParsedRun:
-    """k6 ``--out json`` NDJSON, one line at a time; raises ParseError."""
+    """k6 ``--out json`` NDJSON, one line at a time; raises ParseError.
+
+    Every Point line is checked and extends the run's time span; only the metrics in
+    SAMPLE_METRICS are aggregated.
+    """
     source = _single(sources)
     samples = _K6Samples()
     times = _TimeCache(source)
     with translate_errors(source.name):
         for number, obj in _json_lines(source):
-            if obj.get("type") != "Point":
-                continue
-            where = f"line {number}"
-            data = as_dict(obj.get("data"), f"{where} “data”")
-            metric = as_text(obj.get("metric"), f"{where} “metric”") or ""
-            value = data.get("value")
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ParseError(f"{where} has a non-numeric value {value!r}.")
-            t_s = times.parse(as_text(data.get("time"), f"{where} “time”") or "", where)
-            samples.add(metric, t_s, float(value), _tags(data.get("tags"), where), where)
+            if obj.get("type") == "Point":
+                _ndjson_point(obj, number, samples, times)
     return samples.build("k6-ndjson", source)
+
+
+def _ndjson_point(obj: dict[str, Any], number: int, samples: _K6Samples, times: _TimeCache) -> None:
+    data = obj.get("data")
+    metric = obj.get("metric")
+    if not isinstance(data, dict) or not isinstance(metric, str):
+        raise ParseError(f"line {number} is a Point without “metric” and “data”.")
+    value, stamp = data.get("value"), data.get("time")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not isinstance(stamp, str):
+        raise ParseError(f"line {number} has no numeric “value” and textual “time”.")
+    t_s = times.parse(stamp, f"line {number}")
+    if metric in SAMPLE_METRICS:
+        where = f"line {number}"
+        samples.add(metric, t_s, float(value), _tags(data.get("tags"), where), where)
+    else:
+        samples.seen(t_s)
+
+
+_DECODER = json.JSONDecoder(parse_constant=lambda token: _no_constants(token))
 
 
 def _json_lines(source: Source) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -299,7 +325,7 @@ def _json_lines(source: Source) -> Iterator[tuple[int, dict[str, Any]]]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line, parse_constant=_no_constants)
+            obj = _DECODER.decode(line)
         except (json.JSONDecodeError, RecursionError):
             raise source.fail(
                 f"line {number} is not valid JSON; k6 --out json writes one JSON object per line."

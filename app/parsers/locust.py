@@ -343,7 +343,7 @@ def _json_series(entries: list[dict[str, Any]], start: float | None) -> list[Poi
             fails[second] = fails.get(second, 0) + count
     if not reqs:
         return []
-    origin = int(start) if start is not None else min(reqs)
+    origin = min(int(start), min(reqs)) if start is not None else min(reqs)
     return [
         Point(
             t_s=float(second - origin),

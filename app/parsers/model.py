@@ -113,7 +113,11 @@ class ParsedRun:
 
 
 def error_rate(requests: int | None, failures: int | None) -> float | None:
-    """failures / requests as a fraction, or None when it is undefined."""
+    """failures / requests as a fraction (at most 1), or None when it is undefined.
+
+    Some tools count errors that never became requests (wrk's socket errors, inconsistent
+    per-second counters), so the ratio is capped at 1 rather than shown as 130 %.
+    """
     if requests is None or failures is None or requests <= 0:
         return None
-    return failures / requests
+    return min(failures / requests, 1.0)

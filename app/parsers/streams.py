@@ -35,7 +35,11 @@ _CHUNK = 64 * 1024
 
 
 class ReadContext:
-    """State shared by all files of one ``parse_run`` call: progress and the size budget."""
+    """State shared by all files of one ``parse_run`` call: progress and the size budget.
+
+    A parser may open a file more than once (e.g. to look at its header first), so each
+    file contributes the furthest position it reached, not the sum of all its reads.
+    """
 
     def __init__(self, progress: Callable[[int], None] | None, max_decompressed_bytes: int) -> None:
         self._progress = progress
@@ -44,16 +48,16 @@ class ReadContext:
         self.decompressed_bytes = 0
         self._last_reported = 0
 
-    def count_raw(self, n: int) -> None:
-        """Account ``n`` bytes read from an upload and report progress now and then."""
-        self.raw_bytes += n
+    def advance_raw(self, delta: int) -> None:
+        """Account ``delta`` more bytes of an upload and report progress now and then."""
+        self.raw_bytes += delta
         if self._progress and self.raw_bytes - self._last_reported >= PROGRESS_STEP:
             self._last_reported = self.raw_bytes
             self._progress(self.raw_bytes)
 
-    def count_decompressed(self, n: int, name: str, gzipped: bool) -> None:
-        """Account ``n`` bytes of content; raises ParseError once the budget is exceeded."""
-        self.decompressed_bytes += n
+    def advance_content(self, delta: int, name: str, gzipped: bool) -> None:
+        """Account ``delta`` more bytes of content; raises ParseError past the budget."""
+        self.decompressed_bytes += delta
         if self.decompressed_bytes > self._limit:
             what = "decompresses to" if gzipped else "is"
             raise ParseError(
@@ -67,6 +71,27 @@ class ReadContext:
         """Report the final byte count once parsing is done."""
         if self._progress:
             self._progress(self.raw_bytes)
+
+
+class _Furthest:
+    """Turns per-open byte counts into increases of a file's furthest position."""
+
+    def __init__(self, on_advance: Callable[[int], None]) -> None:
+        self.furthest = 0
+        self._on_advance = on_advance
+
+    def opener(self) -> Callable[[int], None]:
+        """A counter for one fresh read from the start of the file."""
+        position = 0
+
+        def on_bytes(n: int) -> None:
+            nonlocal position
+            position += n
+            if position > self.furthest:
+                delta, self.furthest = position - self.furthest, position
+                self._on_advance(delta)
+
+        return on_bytes
 
 
 class _CountingReader(io.RawIOBase):
@@ -148,6 +173,8 @@ class Source:
         self._stream = file.stream
         self._ctx = ctx
         self.gzipped = _is_gzip(self._stream)
+        self._raw = _Furthest(ctx.advance_raw)
+        self._content = _Furthest(lambda n: ctx.advance_content(n, self.name, self.gzipped))
 
     def fail(self, message: str) -> ParseError:
         """A ParseError about this file (``raise source.fail("...")``)."""
@@ -156,14 +183,10 @@ class Source:
     def open_binary(self) -> io.BufferedReader:
         """The decompressed content as a buffered binary stream, counted and size-capped."""
         self._stream.seek(0)
-        raw: BinaryIO = _CountingReader(self._stream, self._ctx.count_raw)  # type: ignore[assignment]
+        raw: BinaryIO = _CountingReader(self._stream, self._raw.opener())  # type: ignore[assignment]
         if self.gzipped:
             raw = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
-
-        def on_content(n: int) -> None:
-            self._ctx.count_decompressed(n, self.name, self.gzipped)
-
-        return io.BufferedReader(_CountingReader(raw, on_content), buffer_size=_CHUNK)
+        return io.BufferedReader(_CountingReader(raw, self._content.opener()), buffer_size=_CHUNK)
 
     def open_text(self) -> io.TextIOWrapper:
         """UTF-8 text (BOM accepted, strict), line endings kept as written."""

@@ -42,7 +42,7 @@ def records(
                 "the file may be cut short or edited."
             )
         seen = True
-        yield number, dict(zip(header, row, strict=True))
+        yield number, dict(zip(header, row))  # noqa: B905 (lengths checked just above)
     if not seen and not allow_empty:
         raise source.fail(f"has a header but no rows: the {what} file holds no results.")
 

@@ -181,74 +181,56 @@ def _ab_run(text: str) -> ParsedRun:
     version = _search(r"This is ApacheBench, Version (\S+)", text)
     run = ParsedRun(format="ab", tool="ab", tool_version=version[1] if version else None)
     requests = to_int(complete, "“Complete requests”") or 0
+    failures = _ab_failures(text, run)
+    rps = _ab_field(text, "Requests per second")
+    level = _ab_field(text, "Concurrency Level")
+    run.summary = Summary(
+        requests=requests,
+        failures=failures,
+        error_rate=error_rate(requests, failures),
+        rps=to_float(rps, "“Requests per second”", optional=True),
+        duration_s=to_float(taken, "“Time taken for tests”"),
+        concurrency=to_int(level, "“Concurrency Level”", optional=True),
+        latency_ms=_ab_latency(text),
+    )
+    run.rps_method = "reported by ab: complete requests / time taken"
+    run.percentile_method = "reported by ab: sorted request times, whole milliseconds"
+    return run
+
+
+def _ab_failures(text: str, run: ParsedRun) -> int:
+    """(Failed − Length) + Non-2xx, as FORMATS.md §6 derives it; fills ``run.errors``."""
+    kinds = ("connect", "receive", "length", "exceptions")
     breakdown = _search(
         r"\(Connect: (\d+), Receive: (\d+), Length: (\d+), Exceptions: (\d+)\)", text
     )
-    parts = (
-        dict(
-            zip(
-                ("connect", "receive", "length", "exceptions"),
-                map(int, breakdown.groups()),
-                strict=True,
-            )
-        )
-        if breakdown
-        else {}
-    )
+    parts = dict(zip(kinds, map(int, breakdown.groups()), strict=True)) if breakdown else {}
     non_2xx = _ab_count(text, "Non-2xx responses")
-    failures = max(_ab_count(text, "Failed requests") - parts.get("length", 0), 0) + non_2xx
     run.errors = {f"failed ({name})": n for name, n in parts.items() if n}
     if non_2xx:
         run.errors["non-2xx responses"] = non_2xx
     if _ab_count(text, "Write errors"):
         run.errors["write errors"] = _ab_count(text, "Write errors")
-    run.summary = Summary(
-        requests=requests,
-        failures=failures,
-        error_rate=min(failures / requests, 1.0) if requests else None,
-        rps=to_float(
-            _ab_field(text, "Requests per second"), "“Requests per second”", optional=True
-        ),
-        duration_s=to_float(taken, "“Time taken for tests”"),
-        concurrency=to_int(
-            _ab_field(text, "Concurrency Level"), "“Concurrency Level”", optional=True
-        ),
-        latency_ms=_ab_latency(text),
-    )
-    run.rps_method = "reported by ab: complete requests / time taken"
-    run.percentile_method = "reported by ab: sorted request times, whole milliseconds"
     if parts.get("length"):
         run.notes.append(
             "Length failures are not counted: ab flags any body-length change, "
             "normal for dynamic pages."
         )
-    return run
+    return max(_ab_count(text, "Failed requests") - parts.get("length", 0), 0) + non_2xx
 
 
 def _ab_latency(text: str) -> Latency:
+    """The Total row of "Connection Times" (by column name) and the percentage table."""
     header = _search(r"^\s+min\s+(.*)$", text)
     total = _search(r"^Total:\s+(.*)$", text)
     columns: dict[str, float] = {}
     if header and total:
-        names = ["min"] + [
-            n
-            for token in header[1].split()
-            for n in (["mean", "sd"] if token.startswith("mean[") else [token])
-        ]
+        names = ["min"]
+        for token in header[1].split():
+            names += ["mean", "sd"] if token.startswith("mean[") else [token]
         for name, value in zip(names, total[1].split(), strict=False):
             columns[name] = req_float(value, f"the Total {name} connection time")
-    served = (
-        {
-            int(m[1]): req_float(m[2], f"the {m[1]}% time")
-            for m in re.finditer(
-                r"^\s*(\d+)%\s+(\d+(?:\.\d+)?)",
-                text[text.find("Percentage of the requests") :],
-                re.M,
-            )
-        }
-        if "Percentage of the requests" in text
-        else {}
-    )
+    served = _ab_served(text)
     return Latency(
         avg=columns.get("mean", columns.get("avg")),
         min=columns.get("min"),
@@ -258,6 +240,14 @@ def _ab_latency(text: str) -> Latency:
         p99=served.get(99),
         max=columns.get("max", served.get(100)),
     )
+
+
+def _ab_served(text: str) -> dict[int, float]:
+    start = text.find("Percentage of the requests")
+    if start < 0:
+        return {}
+    rows = re.finditer(r"^\s*(\d+)%\s+(\d+(?:\.\d+)?)", text[start:], re.M)
+    return {int(m[1]): req_float(m[2], f"the {m[1]}% time") for m in rows}
 
 
 # -- hey ---------------------------------------------------------------------------------------
@@ -289,10 +279,27 @@ def _hey_section(text: str, title: str) -> list[str]:
 
 
 def _hey_run(text: str) -> ParsedRun:
-    rps = _hey_seconds(text, "Requests/sec")
     if "Summary:" not in text or _search(r"^\s*Total:", text) is None:
         raise ParseError("has no “Summary:” block with “Total:”; the hey output is incomplete.")
     run = ParsedRun(format="hey", tool="hey")
+    requests, failures = _hey_counts(text, run)
+    run.summary = Summary(
+        requests=requests,
+        failures=failures,
+        error_rate=error_rate(requests, failures),
+        rps=_hey_seconds(text, "Requests/sec"),
+        duration_s=_hey_seconds(text, "Total"),
+        latency_ms=_hey_latency(text),
+    )
+    run.rps_method = "reported by hey: all results including errors / total time"
+    run.percentile_method = (
+        "reported by hey: sorted latencies of successful requests (first 1,000,000)"
+    )
+    return run
+
+
+def _hey_counts(text: str, run: ParsedRun) -> tuple[int, int]:
+    """Requests = responses + transport errors; failures = errors + status >= 400."""
     for line in _hey_section(text, "Status code distribution:"):
         match = re.match(r"^\s*\[(\d+)\]\s+(\d+) responses", line)
         if match:
@@ -301,11 +308,15 @@ def _hey_run(text: str) -> ParsedRun:
         match = re.match(r"^\s*\[(\d+)\]\s+(.*)$", line)
         if match:
             run.errors[match[2].strip()] = run.errors.get(match[2].strip(), 0) + int(match[1])
+    transport = sum(run.errors.values())
     http_errors = sum(n for code, n in run.status_codes.items() if int(code) >= 400)
-    requests = sum(run.status_codes.values()) + sum(run.errors.values())
-    failures = http_errors + sum(run.errors.values())
     if http_errors:
         run.errors["HTTP status >= 400"] = http_errors
+    return sum(run.status_codes.values()) + transport, http_errors + transport
+
+
+def _hey_latency(text: str) -> Latency:
+    """Summary seconds and the "Latency distribution" lines, in milliseconds."""
     percentiles = {
         int(m[1]): round(float(m[2]) * 1000, 9)
         for m in re.finditer(r"^\s*(\d+)%+ in (\d+(?:\.\d+)?) secs", text, re.M)
@@ -315,27 +326,15 @@ def _hey_run(text: str) -> ParsedRun:
         value = _hey_seconds(text, label)
         return round(value * 1000, 9) if value is not None else None
 
-    run.summary = Summary(
-        requests=requests,
-        failures=failures,
-        error_rate=error_rate(requests, failures),
-        rps=rps,
-        duration_s=_hey_seconds(text, "Total"),
-        latency_ms=Latency(
-            avg=ms("Average"),
-            min=ms("Fastest"),
-            p50=percentiles.get(50),
-            p90=percentiles.get(90),
-            p95=percentiles.get(95),
-            p99=percentiles.get(99),
-            max=ms("Slowest"),
-        ),
+    return Latency(
+        avg=ms("Average"),
+        min=ms("Fastest"),
+        p50=percentiles.get(50),
+        p90=percentiles.get(90),
+        p95=percentiles.get(95),
+        p99=percentiles.get(99),
+        max=ms("Slowest"),
     )
-    run.rps_method = "reported by hey: all results including errors / total time"
-    run.percentile_method = (
-        "reported by hey: sorted latencies of successful requests (first 1,000,000)"
-    )
-    return run
 
 
 def parse_hey_csv(sources: list[Source]) -> ParsedRun:

@@ -40,6 +40,16 @@ def to_float(raw: Any, what: str, *, optional: bool = False) -> float | None:
     return value
 
 
+def fast_float(text: str) -> float | None:
+    """``float(text)`` when it is a finite number >= 0, else None (hot loops use this first
+    and call :func:`req_float` only to raise the detailed error)."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if 0 <= value < math.inf else None
+
+
 def req_float(raw: Any, what: str) -> float:
     """Like :func:`to_float` but the figure must be present."""
     value = to_float(raw, what)

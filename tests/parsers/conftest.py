@@ -1,30 +1,24 @@
 """Fixtures for the parser tests: sample paths, a parse helper and a loopback HTTP server.
 
-``app.parsers`` is pure (no Flask, nothing else from ``app``). So that these tests check
-exactly that and do not depend on the web app importing cleanly, ``app`` is registered as a
-bare package when nothing has imported it yet; in a full-suite run where the web app's
-conftest imported ``app`` first, the real package is used unchanged.
+``app.parsers`` is pure (no Flask, nothing else from ``app``; test_parse_api checks that in a
+subprocess).
 """
 
 from __future__ import annotations
 
-import sys
 import threading
-import types
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from app.parsers import InputFile, ParsedRun, parse_run
+
 ROOT = Path(__file__).resolve().parents[2]
-if "app" not in sys.modules:
-    _bare = types.ModuleType("app")
-    _bare.__path__ = [str(ROOT / "app")]  # type: ignore[attr-defined]
-    sys.modules["app"] = _bare
-
-from app.parsers import InputFile, ParsedRun, parse_run  # noqa: E402
-
 SAMPLES = ROOT.parent / "shared" / "samples"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NEEDS_SAMPLES = "needs ../shared/samples (real tool files from public projects)"
@@ -38,36 +32,53 @@ def samples() -> Path:
     return SAMPLES
 
 
-def sample(name: str) -> Path:
-    """Path of one real sample file (skips the test when the samples are absent)."""
-    path = SAMPLES / name
-    if not path.is_file():
-        pytest.skip(NEEDS_SAMPLES)
-    return path
+@pytest.fixture
+def fixtures() -> Path:
+    """The directory of hand-written fixtures (see fixtures/README.md)."""
+    return FIXTURES
 
 
-def fixture(name: str) -> Path:
-    """Path of one hand-written fixture."""
-    return FIXTURES / name
-
-
-def parse_paths(*paths: Path, fmt: str | None = None, **kwargs) -> ParsedRun:
+def parse_paths(*paths: Path, fmt: str | None = None, **kwargs: Any) -> ParsedRun:
     """Open ``paths`` and parse them as one run."""
     streams = [path.open("rb") for path in paths]
     try:
-        return parse_run([InputFile(p.name, s) for p, s in zip(paths, streams, strict=True)], fmt, **kwargs)
+        files = [InputFile(p.name, s) for p, s in zip(paths, streams, strict=True)]
+        return parse_run(files, fmt, **kwargs)
     finally:
         for stream in streams:
             stream.close()
 
 
+@pytest.fixture
+def parse() -> Callable[..., ParsedRun]:
+    """``parse(*paths, fmt=None, **kwargs)``: open the files and parse them as one run."""
+    return parse_paths
+
+
+@dataclass
+class LoopbackServer:
+    """A test HTTP server on 127.0.0.1: its base URL and how many requests each path got."""
+
+    url: str
+    hits: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, path: str) -> int:
+        with self.lock:
+            return self.hits[path]
+
+
 class _Handler(BaseHTTPRequestHandler):
-    """``/`` answers 200, ``/fail`` answers 500; both with a small body."""
+    """``/`` answers 200, ``/fail`` answers 500; both with a small body. Counts hits."""
 
     protocol_version = "HTTP/1.1"
+    state: LoopbackServer
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        status = 500 if self.path.startswith("/fail") else 200
+        path = self.path.split("?", 1)[0]
+        with self.state.lock:
+            self.state.hits[path] += 1
+        status = 500 if path == "/fail" else 200
         body = b"hello from the parser tests\n"
         self.send_response(status)
         self.send_header("Content-Type", "text/plain")
@@ -80,14 +91,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def http_server() -> Iterator[str]:
-    """A threaded HTTP server on 127.0.0.1 (random port); yields its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+def http_server() -> Iterator[LoopbackServer]:
+    """A threaded HTTP server on 127.0.0.1 (random port), stopped after the test."""
+    state = LoopbackServer(url="")
+    handler = type("Handler", (_Handler,), {"state": state})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield state
     finally:
         server.shutdown()
         server.server_close()
