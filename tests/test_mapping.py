@@ -232,7 +232,7 @@ def test_rounds_keep_history_and_revealed_rounds_refuse_scores(app, world):
 
 def test_csv_export_neutralises_formulas(app, world):
     review = small_review(world)
-    for i, name in enumerate(["=HYPERLINK(\"http://x\")", "+SUM(A1)", "-1+1", "@cmd", "\tTab", "\rCR"]):
+    for name in ["=HYPERLINK(\"http://x\")", "+SUM(A1)", "-1+1", "@cmd", "\tTab", "\rCR"]:
         mapping.add_criterion(world.users["owner"], review, name, 1)
     crits, cands = cell_ids(review)
     mapping.score_cell(world.users["member"], review, crits[0].id, cands[0].id, 5)

@@ -10,8 +10,8 @@ from flask_login import current_user, login_user, logout_user
 
 from app.access import access
 from app.auth import bp
-from app.errors import render_error
 from app.auth.forms import ChangePasswordForm, LoginForm, RegisterForm
+from app.errors import render_error
 from app.extensions import limiter, login_manager
 from app.forms import EmptyForm, attempt, form_status
 from app.rendering import redirect_to, render

@@ -1,8 +1,8 @@
-from app.forms import PrefixedForm
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from app.forms import PrefixedForm
 from app.models import ConstraintKind, Priority
 from app.models.constraints import AUTH_OPTIONS, DEPLOYMENT_OPTIONS, RELATIONSHIPS
 from app.reviews.forms import CheckboxList

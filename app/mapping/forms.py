@@ -1,7 +1,8 @@
-from app.forms import PrefixedForm
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
+
+from app.forms import PrefixedForm
 
 
 class CriterionForm(PrefixedForm):

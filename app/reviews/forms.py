@@ -1,9 +1,9 @@
-from app.forms import PrefixedForm
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.forms import PrefixedForm
 from app.models import STEPS
 from app.services.templates import PYTHON_WEB_FRAMEWORK, TEMPLATES
 

@@ -199,7 +199,8 @@ def add_question(actor: User, review: Review, text: str, suggests: list[str], re
     if len(current) >= MAX_QUESTIONS:
         raise Invalid(f"A checklist holds at most {MAX_QUESTIONS} questions.", field="text")
     key = _question_key(text, {q["key"] for q in current})
-    rule = {"answer": True, "candidates": list(suggests), "reason": reason or f"Suggested when “{text}” is yes."}
+    reason = reason or f"Suggested when “{text}” is yes."
+    rule = {"answer": True, "candidates": list(suggests), "reason": reason}
     review.checklist = [*current, {"key": key, "text": text, "rules": [rule]}]
     checklist_math.validate_checklist(questions(review))
     audit.record("checklist.question_added", actor=actor, team_id=review.team_id,
@@ -241,7 +242,7 @@ def rate_expertise(actor: User, review: Review, levels: dict[str, int | None]) -
     known = {key for key, _ in subjects(review)}
     if set(levels) - known:
         raise Invalid("Rate only this review's candidates and async Python.", field="levels")
-    for subject, level in levels.items():
+    for level in levels.values():
         if level is not None and (not isinstance(level, int) or not 0 <= level <= 5):
             raise Invalid("Familiarity is a number from 0 to 5.", field="levels")
     existing = {r.subject: r for r in db.session.scalars(db.select(ExpertiseRating).where(

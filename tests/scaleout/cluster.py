@@ -4,7 +4,6 @@ and is torn down by the fixture."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
