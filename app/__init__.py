@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
-from app import auth, cli, constraints, errors, main, mapping, reviews, teams
+from app import auth, cli, constraints, edge, errors, main, mapping, prototypes, reviews, teams
 from app.access import can, current_role
 from app.config import Config, instance_secret_key
 from app.extensions import csrf, db, htmx, limiter, login_manager, migrate, socketio
@@ -31,6 +31,7 @@ def create_app(config: Config | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_errors(app)
+    edge.register(app)
     register_template_helpers(app)
     register_commands(app)
     return app
@@ -87,7 +88,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    for module in (main, auth, teams, reviews, constraints, mapping):
+    for module in (main, auth, teams, reviews, constraints, mapping, prototypes):
         app.register_blueprint(module.bp)
 
 
@@ -100,9 +101,8 @@ def register_template_helpers(app: Flask) -> None:
     # The UI macros are globals so that a block rendered alone (htmx, Socket.IO) has them too:
     # jinja2-fragments renders one block without the template's top-level imports.
     macros = app.jinja_env.get_template("_macros.html").module
-    app.jinja_env.globals.update(
-        {name: getattr(macros, name) for name in ("field", "form_errors", "post_button", "status_badge", "region_attrs", "hx_form")}
-    )
+    names = ("field", "form_errors", "post_button", "status_badge", "region_attrs", "hx_form")
+    app.jinja_env.globals.update({name: getattr(macros, name) for name in names})
 
 
 def register_commands(app: Flask) -> None:

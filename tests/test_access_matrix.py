@@ -14,7 +14,7 @@ from app import create_app
 from app.access import SOCKET_RULES, Rule
 from app.config import TestingConfig
 from app.models import Role
-from app.services import constraints, mapping, teams
+from app.services import constraints, mapping, notes, teams
 from tests.factories import PASSWORD, make_review
 
 PERSONAS = ["anonymous", "non_member", "observer", "member", "facilitator", "owner"]
@@ -67,7 +67,10 @@ def url_args(world):
     invitation = teams.open_invitations(world.team)[0]
     constraint = constraints.add_constraint(world.users["owner"], world.review, kind="traffic_rps",
                                             priority="must", target=100)
+    spike = notes.NoteDraft(candidate_id=world.review.candidates[0].id, title="Spike")
+    note = notes.add_note(world.users["member"], world.review, spike)  # the member is its author
     return {
+        "note_id": note.id,
         "team_id": world.team.id, "review_id": world.review.id, "membership_id": member.id,
         "invitation_id": invitation.id, "candidate_id": world.review.candidates[0].id,
         "step": "mapping", "token": token, "region": "constraints", "key": "api_first",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from app.extensions import db
 from app.models import Membership, Review, Role, Team, User
-from app.services import accounts, constraints, mapping, reviews, teams
+from app.services import accounts, constraints, mapping, notes, reviews, teams
 
 DEMO_PASSWORD = "tradeoff-demo"
 DEMO_TEAM = "Platform team (demo)"
@@ -46,6 +46,7 @@ def load_demo() -> DemoResult:
     )
     users = [user for user, _ in people]
     fill_constraints(review, users)
+    notes.add_demo_notes(review, users[1:3])
     fill_matrix(review, users)
     reviews.set_step(owner, review, "mapping")
     return DemoResult(True, logins)

@@ -9,9 +9,12 @@ half-saved), is audited, committed once and announced to the room as a ``prototy
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
+
+from sqlalchemy.orm import joinedload, selectinload
 
 from app import realtime
 from app.extensions import db
@@ -28,7 +31,7 @@ MAX_ITEMS = 30
 MAX_ITEM = 300
 MAX_LINKS = 20
 MAX_LINK = 2000
-BULLETS = "-*•+ \t"
+BULLET = re.compile(r"^(?:[-*+•]|\d+[.)])\s+")  # "- point", "1. point": the list is the list
 # Field name -> label, in the order a revision lists its changes.
 FIELD_LABELS = {
     "candidate": "Candidate",
@@ -73,11 +76,14 @@ class _Clean:
 
 
 def notes_for_review(review: Review) -> list[PrototypeNote]:
-    """Every note of the review, by candidate (in the review's order), oldest first."""
+    """Every note of the review, by candidate (in the review's order), oldest first; with
+    what a note card shows loaded up front (every viewer re-fetches the region on a change)."""
     return list(db.session.scalars(
         db.select(PrototypeNote).join(Candidate, PrototypeNote.candidate_id == Candidate.id)
         .where(PrototypeNote.review_id == review.id)
         .order_by(Candidate.position, PrototypeNote.created_at, PrototypeNote.id)
+        .options(selectinload(PrototypeNote.authors), joinedload(PrototypeNote.created_by),
+                 selectinload(PrototypeNote.revisions).joinedload(NoteRevision.editor))
     ))
 
 
@@ -144,10 +150,9 @@ def _find_authors(actor: User, review: Review, author_ids: Sequence[int]) -> lis
     if not author_ids:
         return [actor]
     people = {u.id: u for u in team_people(review)}
-    unknown = [i for i in author_ids if i not in people]
-    if unknown:
+    if any(i not in people for i in author_ids):
         raise Invalid("Authors must be members of this team.", field="author_ids")
-    return [people[i] for i in dict.fromkeys(author_ids)]
+    return sorted({people[i] for i in author_ids}, key=lambda u: u.name.lower())
 
 
 def _check_hours(value: float | None, name: str, label: str) -> float:
@@ -163,8 +168,7 @@ def _check_hours(value: float | None, name: str, label: str) -> float:
 
 def _clean_items(items: Iterable[str], name: str) -> list[str]:
     """Strip bullets and blanks from a list; Invalid when it is too long."""
-    cleaned = [text for text in ((item or "").strip().lstrip(BULLETS).strip() for item in items)
-               if text]
+    cleaned = [text for text in (BULLET.sub("", (item or "").strip()) for item in items) if text]
     if len(cleaned) > MAX_ITEMS:
         raise Invalid(f"Keep it to {MAX_ITEMS} points or fewer.", field=name)
     if any(len(text) > MAX_ITEM for text in cleaned):
@@ -187,7 +191,9 @@ def _check_link(link: str) -> str:
     return link
 
 
-def _clean_links(links: Iterable[str]) -> list[str]:
+def clean_links(links: Iterable[str]) -> list[str]:
+    """Stripped, de-duplicated http(s) links. Raises Invalid (field ``links``) for any other
+    scheme — ``javascript:``, ``data:``, ``ftp:`` — or too many or too long links."""
     cleaned = list(dict.fromkeys(_check_link(link.strip()) for link in links if link.strip()))
     if len(cleaned) > MAX_LINKS:
         raise Invalid(f"Keep it to {MAX_LINKS} links or fewer.", field="links")
@@ -218,7 +224,7 @@ def _clean(actor: User, review: Review, draft: NoteDraft) -> _Clean:
         "pros": _clean_items(draft.pros, "pros"),
         "cons": _clean_items(draft.cons, "cons"),
         "body": body,
-        "links": _clean_links(draft.links),
+        "links": clean_links(draft.links),
     }
     candidate = _find_candidate(review, draft.candidate_id)
     return _Clean(candidate, _find_authors(actor, review, draft.author_ids), values)
@@ -232,11 +238,8 @@ def _commit_and_push(review: Review) -> None:
     realtime.push_refresh(review.id, REGION)
 
 
-def add_note(actor: User, review: Review, draft: NoteDraft) -> PrototypeNote:
-    """Add a spike note to a candidate of the review. Raises Conflict (frozen review), Invalid
-    (a field; nothing is stored) or NotFound (a candidate that is not in this review)."""
-    reviews.ensure_editable(review)
-    clean = _clean(actor, review, draft)
+def _new_note(actor: User, review: Review, clean: _Clean) -> PrototypeNote:
+    """Add the note to the session, with its audit event; the caller commits."""
     note = PrototypeNote(review=review, candidate=clean.candidate, authors=clean.authors,
                          created_by=actor, **clean.values)
     db.session.add(note)
@@ -244,6 +247,14 @@ def add_note(actor: User, review: Review, draft: NoteDraft) -> PrototypeNote:
     audit.record("prototype_note.added", actor=actor, team_id=review.team_id,
                  review_id=review.id, note_id=note.id, candidate=clean.candidate.name,
                  title=note.title)
+    return note
+
+
+def add_note(actor: User, review: Review, draft: NoteDraft) -> PrototypeNote:
+    """Add a spike note to a candidate of the review. Raises Conflict (frozen review), Invalid
+    (a field; nothing is stored) or NotFound (a candidate that is not in this review)."""
+    reviews.ensure_editable(review)
+    note = _new_note(actor, review, _clean(actor, review, draft))
     _commit_and_push(review)
     return note
 
@@ -253,7 +264,7 @@ def _snapshot(note: PrototypeNote) -> dict:
     values = {name: getattr(note, name) for name in FIELD_LABELS
               if name not in ("candidate", "authors")}
     values["candidate"] = note.candidate.name
-    values["authors"] = [author.name for author in note.authors]
+    values["authors"] = sorted(author.name for author in note.authors)
     return values
 
 
@@ -270,7 +281,7 @@ def update_note(actor: User, review: Review, note_id: int, draft: NoteDraft) -> 
     clean = _clean(actor, review, draft)
     before = _snapshot(note)
     after = clean.values | {"candidate": clean.candidate.name,
-                            "authors": [author.name for author in clean.authors]}
+                            "authors": sorted(author.name for author in clean.authors)}
     changes = _diff(before, after)
     if not changes:
         return note
@@ -362,18 +373,9 @@ def add_demo_notes(review: Review, authors: Sequence[User]) -> list[PrototypeNot
     by_name = {c.name: c for c in review.candidates}
     added = []
     for i, (name, draft) in enumerate(DEMO_NOTES.items()):
-        if name not in by_name:
-            continue
-        author = authors[i % len(authors)]
-        clean = _clean(author, review, draft)
-        note = PrototypeNote(review=review, candidate=by_name[name], authors=[author],
-                             created_by=author, **clean.values)
-        db.session.add(note)
-        added.append(note)
-    db.session.flush()
-    for note in added:
-        audit.record("prototype_note.added", actor=note.created_by, team_id=review.team_id,
-                     review_id=review.id, note_id=note.id, candidate=note.candidate.name,
-                     title=note.title)
+        if name in by_name:
+            author = authors[i % len(authors)]
+            draft = replace(draft, candidate_id=by_name[name].id, author_ids=[author.id])
+            added.append(_new_note(author, review, _clean(author, review, draft)))
     db.session.commit()
     return added
