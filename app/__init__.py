@@ -9,12 +9,27 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
-from app import auth, cli, constraints, edge, errors, main, mapping, prototypes, reviews, teams
+from app import (
+    api,
+    archive,
+    auth,
+    benchmarks,
+    cli,
+    constraints,
+    edge,
+    errors,
+    main,
+    mapping,
+    prototypes,
+    reviews,
+    teams,
+    vote,
+)
 from app.access import can, current_role
 from app.config import Config, instance_secret_key
 from app.extensions import csrf, db, htmx, limiter, login_manager, migrate, socketio
 from app.models import ROLES, STEPS
-from app.services import presence
+from app.services import presence, scheduler
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,6 +49,7 @@ def create_app(config: Config | None = None) -> Flask:
     edge.register(app)
     register_template_helpers(app)
     register_commands(app)
+    scheduler.init_app(app)  # closes votes at their deadline, reminds (not when testing)
     return app
 
 
@@ -54,6 +70,8 @@ def configure(app: Flask, config: Config) -> None:
             options["poolclass"] = StaticPool
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
+    if not app.config.get("UPLOAD_FOLDER"):
+        app.config["UPLOAD_FOLDER"] = str(Path(app.instance_path) / "uploads")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -88,8 +106,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    for module in (main, auth, teams, reviews, constraints, mapping, prototypes):
+    for module in (main, auth, teams, reviews, constraints, mapping, prototypes, benchmarks, api,
+                   vote, archive):
         app.register_blueprint(module.bp)
+    app.register_blueprint(api.tokens_bp)
+    csrf.exempt(api.bp)  # the API authenticates by bearer token only, never by cookie
 
 
 def register_errors(app: Flask) -> None:

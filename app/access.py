@@ -7,10 +7,13 @@ that has none. Rules:
 - ``public``: anyone;
 - ``login``: any logged-in user;
 - ``team:<role>``: a member of the team in the URL with at least that role;
-- ``review:<role>``: a member of the review's team with at least that role.
+- ``review:<role>``: a member of the review's team with at least that role;
+- ``token``: the JSON API — only an ``Authorization: Bearer <token>`` header authenticates
+  (a login cookie never does); the token's user is ``g.api_user``, and the view checks team
+  and review membership with :func:`load_scope` like any other view.
 
 A non-member gets 404 (a team's existence is not revealed), a member below the role 403,
-an anonymous visitor the login page (401 for htmx and JSON).
+an anonymous visitor the login page (401 for htmx and JSON; 401 JSON without a valid token).
 """
 
 from __future__ import annotations
@@ -18,14 +21,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import abort, g
+from flask import abort, g, request
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
+from app.errors import render_error
 from app.extensions import db, login_manager, socketio
 from app.models import Membership, Review, Role, Team
+from app.services import tokens
 
-SCOPES = ("public", "login", "team", "review")
+SCOPES = ("public", "login", "team", "review", "token")
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,19 @@ def load_scope(rule: Rule, kwargs: dict, user) -> Membership | None:
     return found
 
 
+def bearer_token() -> str | None:
+    scheme, _, value = (request.headers.get("Authorization") or "").partition(" ")
+    return (value.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def token_required():
+    response = render_error(401, "Send a personal API token as “Authorization: Bearer <token>”; "
+                                 "create one under Account → API tokens. A login cookie does "
+                                 "not authenticate the API.", "token_required")
+    response.headers["WWW-Authenticate"] = 'Bearer realm="tradeoff"'
+    return response
+
+
 def access(text: str):
     """Declare and enforce who may call a view (see module docstring)."""
     rule = Rule.parse(text)
@@ -77,6 +95,9 @@ def access(text: str):
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
+            if rule.scope == "token":
+                g.api_user = tokens.authenticate(bearer_token())
+                return view(*args, **kwargs) if g.api_user else token_required()
             if rule.scope != "public" and not current_user.is_authenticated:
                 return login_manager.unauthorized()
             if rule.scope in ("team", "review"):

@@ -5,7 +5,8 @@ The rules are read from the views themselves (``@access``), so a new route witho
 
 from __future__ import annotations
 
-from datetime import timedelta
+import io
+from datetime import date, timedelta
 
 import pytest
 from flask import url_for
@@ -14,8 +15,9 @@ from app import create_app
 from app.access import SOCKET_RULES, Rule
 from app.config import TestingConfig
 from app.models import Role
-from app.services import constraints, mapping, notes, teams
+from app.services import benchmarks, constraints, decisions, mapping, notes, teams, votes
 from tests.factories import PASSWORD, make_review
+from tests.test_benchmarks import AB_TEXT
 
 PERSONAS = ["anonymous", "non_member", "observer", "member", "facilitator", "owner"]
 EXEMPT = {"static"}  # Flask's own file serving: public by nature
@@ -44,8 +46,8 @@ def test_every_endpoint_declares_a_rule():
 def expected(rule: Rule, persona: str) -> str:
     if rule.scope == "public":
         return "allowed"
-    if persona == "anonymous":
-        return "login"
+    if persona == "anonymous" or rule.scope == "token":
+        return "login"  # the API: only a bearer token authenticates, never these cookies
     if rule.scope == "login":
         return "allowed"
     if persona == "non_member":
@@ -67,14 +69,26 @@ def url_args(world):
     invitation = teams.open_invitations(world.team)[0]
     constraint = constraints.add_constraint(world.users["owner"], world.review, kind="traffic_rps",
                                             priority="must", target=100)
+    run = benchmarks.ingest_run(  # uploaded by the member, who may delete it
+        world.users["member"], world.review, world.review.candidates[0].id,
+        [benchmarks.IncomingFile("ab.txt", io.BytesIO(AB_TEXT.encode()))], benchmarks.RunDetails())
     spike = notes.NoteDraft(candidate_id=world.review.candidates[0].id, title="Spike")
     note = notes.add_note(world.users["member"], world.review, spike)  # the member is its author
+    # A closed vote and a proposed decision, so that the record pages exist for everyone.
+    choice = world.review.candidates[0].id
+    session = votes.open_vote(world.users["owner"], world.review, votes.VoteSettings("single"))
+    votes.cast_ballot(world.users["member"], world.review, session.id, choice)
+    votes.close_vote(world.users["owner"], world.review, session.id)
+    decisions.draft_decision(world.users["owner"], world.review, decisions.DecisionDraft(
+        candidate_id=choice, rationale="Because.", revisit_on=date.today() + timedelta(days=30)))
     return {
-        "note_id": note.id,
+        "run_id": run.id, "file_id": run.files[0].id,
         "team_id": world.team.id, "review_id": world.review.id, "membership_id": member.id,
         "invitation_id": invitation.id, "candidate_id": world.review.candidates[0].id,
         "step": "mapping", "token": token, "region": "constraints", "key": "api_first",
         "criterion_id": mapping.criteria_of(world.review)[0].id, "constraint_id": constraint.id,
+        "note_id": note.id,
+        "session_id": session.id,
     }
 
 

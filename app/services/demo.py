@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from app.extensions import db
 from app.models import Membership, Review, Role, Team, User
-from app.services import accounts, constraints, mapping, notes, reviews, teams
+from app.services import (
+    accounts,
+    benchmarks,
+    constraints,
+    decisions,
+    mapping,
+    notes,
+    reviews,
+    teams,
+    votes,
+)
 
 DEMO_PASSWORD = "tradeoff-demo"
 DEMO_TEAM = "Platform team (demo)"
@@ -48,7 +60,10 @@ def load_demo() -> DemoResult:
     fill_constraints(review, users)
     notes.add_demo_notes(review, users[1:3])
     fill_matrix(review, users)
+    fill_benchmarks(review, users)
     reviews.set_step(owner, review, "mapping")
+    fill_open_vote(review, users)
+    archived_decision(team, users)
     return DemoResult(True, logins)
 
 
@@ -106,3 +121,91 @@ def is_empty() -> bool:
 
 def demo_review() -> Review | None:
     return db.session.scalar(db.select(Review).join(Team).where(Team.name == DEMO_TEAM))
+
+
+def fill_open_vote(review, users) -> None:
+    """An open ranked vote on the main review: deadline in three days, Ana and Ben have voted."""
+    session = votes.open_vote(users[0], review, votes.VoteSettings(
+        method="ranked", closes_at=datetime.now(UTC) + timedelta(days=3), quorum_kind="share",
+        quorum_value=0.5, reveal="live"))
+    by_name = {c.name: c.id for c in review.candidates}
+    for user, order in ((users[1], ("FastAPI", "Litestar", "Django")),
+                        (users[2], ("Litestar", "FastAPI", "Flask", "Django"))):
+        votes.cast_ballot(user, review, session.id, [by_name[n] for n in order])
+
+
+def archived_decision(team, users) -> Review:
+    """A second review, voted on, signed off (with one objection) and archived."""
+    owner, ana, ben = users[:3]
+    review = reviews.create_review(
+        owner, team, title="Web framework for the internal admin portal",
+        question="Which framework gives the support team an admin portal soonest, on our VMs?",
+        template="python-web-framework")
+    for spec in (dict(kind="auth", priority="must", knockout=True, auth=["sessions", "sso_saml"],
+                      description="Staff log in with the company SSO."),
+                 dict(kind="data_complexity", priority="should", target=40,
+                      relationships="complex"),
+                 dict(kind="deployment", priority="must", deployment=["vms"])):
+        constraints.add_constraint(owner, review, **spec)
+    by_name = {c.name: c for c in mapping.criteria_of(review)}
+    for user, rows in zip(users[:3], (((5, 2, 1), (5, 3, 3)), ((5, 3, 2), (4, 4, 3)),
+                                      ((4, 2, 2), (5, 4, 4))), strict=True):
+        for name, row in zip(("Built-in admin panel", "Development speed"), rows, strict=True):
+            for candidate, value in zip(review.candidates, row, strict=True):
+                mapping.score_cell(user, review, by_name[name].id, candidate.id, value)
+    mapping.reveal(owner, review)
+    reviews.set_step(owner, review, "vote")
+    session = votes.open_vote(owner, review, votes.VoteSettings(
+        method="single", quorum_kind="share", quorum_value=0.5))
+    django, fastapi = review.candidates[0].id, review.candidates[2].id
+    for user, choice in ((owner, django), (ana, django), (ben, fastapi)):
+        votes.cast_ballot(user, review, session.id, choice)
+    votes.close_vote(owner, review, session.id)
+    decisions.draft_decision(owner, review, decisions.DecisionDraft(
+        candidate_id=django, tags=("admin", "internal-tools"),
+        revisit_on=datetime.now(UTC).date() + timedelta(days=180),
+        rationale="Django's admin gives the support team a working portal in days, and its "
+                  "session auth plugs into the company SSO.",
+        consequences="- We own a Django upgrade cadence (LTS releases).\n"
+                     "- Async endpoints stay out of scope for this portal."))
+    decisions.sign(owner, review, "agree")
+    decisions.sign(ana, review, "agree")
+    decisions.sign(ben, review, "object", "FastAPI would let us share code with the orders API.")
+    decisions.sign_off(owner, review)
+    return review
+
+
+DEMO_BENCHMARKS = Path(__file__).resolve().parent.parent / "demo_data" / "benchmarks"
+DEMO_BENCH_NOTE = ("Demo data: real tool output, measured against a loopback server that imitates "
+                   "this candidate's latency — not a measurement of the framework "
+                   "(app/demo_data/README.md).")
+# (candidate, files, label, server, memory MB entered), oldest first: the Locust runs come last,
+# so they are each candidate's latest (compared) run.
+DEMO_RUNS = (
+    ("Flask", ("flask-wrk.txt",), "wrk smoke test, 20 connections, 5 s",
+     "gunicorn 4 sync workers", None),
+    ("FastAPI", ("fastapi-hey.txt",), "hey smoke test, 2000 requests", "uvicorn 2 workers", None),
+    ("Django", ("django_stats.csv", "django_stats_history.csv", "django_failures.csv"),
+     "Locust 60 users, 35 s", "gunicorn 4 sync workers", 420),
+    ("Flask", ("flask_stats.csv", "flask_stats_history.csv", "flask_failures.csv"),
+     "Locust 60 users, 35 s", "gunicorn 4 sync workers", 210),
+    ("FastAPI", ("fastapi_stats.csv", "fastapi_stats_history.csv", "fastapi_failures.csv"),
+     "Locust 60 users, 35 s", "uvicorn 2 workers", 180),
+    ("Litestar", ("litestar_stats.csv", "litestar_stats_history.csv", "litestar_failures.csv"),
+     "Locust 60 users, 35 s", "uvicorn 2 workers", 170),
+)
+
+
+def fill_benchmarks(review, users) -> None:
+    """Real Locust, wrk and hey output for each candidate (see app/demo_data/README.md)."""
+    for i, (candidate, names, label, server, memory) in enumerate(DEMO_RUNS):
+        streams = [(DEMO_BENCHMARKS / name).open("rb") for name in names]
+        try:
+            benchmarks.ingest_run(
+                users[1 + i % 2], review, candidate,
+                [benchmarks.IncomingFile(name, s) for name, s in zip(names, streams, strict=True)],
+                benchmarks.RunDetails(label=label, server=server, hardware="2 vCPU / 4 GB (demo)",
+                                      memory_mb=memory, notes=DEMO_BENCH_NOTE))
+        finally:
+            for stream in streams:
+                stream.close()

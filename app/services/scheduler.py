@@ -1,0 +1,90 @@
+"""Background work that must happen without any request: close votes at their deadline, send
+reminders, flag records due for revisit.
+
+The embedded default runs an APScheduler ``BackgroundScheduler`` in the app process (one
+interval job, ``TRADEOFF_SCHEDULER_INTERVAL`` seconds, default 15). Scale-out runs one per
+process, which is safe: every vote is closed by exactly one conditional UPDATE, and every
+notification is stored once by its unique key. ``TRADEOFF_SCHEDULER=off`` turns it off (cron
+then calls ``flask votes close-due`` and ``flask votes remind``); tests never start it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+from dataclasses import dataclass
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import Flask
+
+from app.extensions import db
+from app.services import decisions, notifications, votes
+
+log = logging.getLogger(__name__)
+EXTENSION_KEY = "tradeoff.scheduler"
+JOB_ID = "tradeoff-due-work"
+
+
+def configure(app: Flask) -> None:
+    env = os.environ
+    # Under pytest (which sets PYTEST_CURRENT_TEST) an app built with the production Config
+    # must not leave a scheduler thread running for the rest of the test session; the tests
+    # that need one start it themselves with start().
+    default = "off" if "PYTEST_CURRENT_TEST" in env else "on"
+    app.config.setdefault("TRADEOFF_SCHEDULER", env.get("TRADEOFF_SCHEDULER", default))
+    app.config.setdefault("TRADEOFF_SCHEDULER_INTERVAL",
+                          float(env.get("TRADEOFF_SCHEDULER_INTERVAL", "15")))
+    app.config.setdefault("VOTE_REMINDER_BEFORE_HOURS",
+                          float(env.get("VOTE_REMINDER_BEFORE_HOURS", "24")))
+    notifications.configure(app)
+
+
+@dataclass
+class PassResult:
+    closed: int
+    reminded: int
+    revisits: int
+
+
+def due_work() -> PassResult:
+    """One pass (inside an app context): close due votes, remind, notify due revisits."""
+    closed = votes.close_due()
+    reminded = votes.remind_due()
+    revisits = decisions.notify_revisits_due()
+    return PassResult(len(closed), reminded, revisits)
+
+
+def run_pass(app: Flask) -> PassResult | None:
+    """The scheduler's job: one pass in a fresh app context; errors are logged, not raised,
+    so that the next pass runs."""
+    with app.app_context():
+        try:
+            return due_work()
+        except Exception:  # noqa: BLE001 - a failed pass must not stop the scheduler
+            app.logger.exception("scheduled pass failed")
+            db.session.rollback()
+            return None
+        finally:
+            db.session.remove()
+
+
+def start(app: Flask, interval: float | None = None) -> BackgroundScheduler:
+    """Start the background scheduler for this app (returns it; ``shutdown()`` stops it)."""
+    seconds = interval or float(app.config["TRADEOFF_SCHEDULER_INTERVAL"])
+    scheduler = BackgroundScheduler(daemon=True, timezone="UTC")
+    scheduler.add_job(run_pass, "interval", args=[app], seconds=seconds, id=JOB_ID,
+                      max_instances=1, coalesce=True, misfire_grace_time=None)
+    scheduler.start()
+    app.extensions[EXTENSION_KEY] = scheduler
+    atexit.register(lambda: scheduler.running and scheduler.shutdown(wait=False))
+    return scheduler
+
+
+def init_app(app: Flask) -> None:
+    """Configure, and start the scheduler unless testing or TRADEOFF_SCHEDULER=off."""
+    configure(app)
+    if app.config.get("TESTING") or str(app.config["TRADEOFF_SCHEDULER"]).lower() in (
+            "off", "0", "false", "no"):
+        return
+    start(app)
