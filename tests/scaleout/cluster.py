@@ -4,6 +4,7 @@ and is torn down by the fixture."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -98,12 +99,13 @@ class Cluster:
         self.procs[port] = subprocess.Popen(
             [str(VENV_BIN / "gunicorn"), "--workers", "1", "--threads", "20", "--bind",
              f"127.0.0.1:{port}", "--graceful-timeout", "2", "wsgi:app"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), what=f"app on {port}")
 
     def kill_app(self, port: int) -> None:
+        """A crash: SIGKILL to the gunicorn master and its worker at once."""
         proc = self.procs.pop(port)
-        proc.send_signal(signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
 
     def start_nginx(self) -> None:
