@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
+# Apps built in this process (some with the production Config) must not leave a scheduler
+# thread running for the rest of the session; tests that need one start it themselves, and
+# the servers the browser and scale-out tests start as subprocesses run theirs as usual.
+os.environ.setdefault("TRADEOFF_SCHEDULER", "off")
+
 import re
 from dataclasses import dataclass
 

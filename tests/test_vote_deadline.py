@@ -108,10 +108,9 @@ def test_create_app_starts_the_scheduler_unless_testing_or_off(app, tmp_path, mo
     assert scheduler.EXTENSION_KEY not in app.extensions  # TESTING
     monkeypatch.setenv("TRADEOFF_INSTANCE_PATH", str(tmp_path))
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.delenv("PYTEST_CURRENT_TEST")  # as in production
     monkeypatch.setenv("TRADEOFF_SCHEDULER", "off")
     assert scheduler.EXTENSION_KEY not in create_app(Config()).extensions
-    monkeypatch.delenv("TRADEOFF_SCHEDULER")
+    monkeypatch.delenv("TRADEOFF_SCHEDULER")  # the default, as in production
     started = create_app(Config()).extensions[scheduler.EXTENSION_KEY]
     try:
         assert started.running and started.get_job(scheduler.JOB_ID).trigger.interval.seconds == 15

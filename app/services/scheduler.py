@@ -28,11 +28,7 @@ JOB_ID = "tradeoff-due-work"
 
 def configure(app: Flask) -> None:
     env = os.environ
-    # Under pytest (which sets PYTEST_CURRENT_TEST) an app built with the production Config
-    # must not leave a scheduler thread running for the rest of the test session; the tests
-    # that need one start it themselves with start().
-    default = "off" if "PYTEST_CURRENT_TEST" in env else "on"
-    app.config.setdefault("TRADEOFF_SCHEDULER", env.get("TRADEOFF_SCHEDULER", default))
+    app.config.setdefault("TRADEOFF_SCHEDULER", env.get("TRADEOFF_SCHEDULER", "on"))
     app.config.setdefault("TRADEOFF_SCHEDULER_INTERVAL",
                           float(env.get("TRADEOFF_SCHEDULER_INTERVAL", "15")))
     app.config.setdefault("VOTE_REMINDER_BEFORE_HOURS",
