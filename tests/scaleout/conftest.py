@@ -33,6 +33,8 @@ def cluster(tmp_path, request):
         "TRADEOFF_EXPOSE_NODE": "1",
         "TRADEOFF_INSTANCE_PATH": str(tmp_path / "instance"),
         "LOGIN_RATE_LIMIT": options.get("limit", "100 per minute"),
+        "TRADEOFF_SCHEDULER": "on" if options.get("scheduler_interval") else "off",
+        "TRADEOFF_SCHEDULER_INTERVAL": options.get("scheduler_interval", "15"),
     }
     c = Cluster(env=env, tmp=tmp_path)
     c.redis = own_redis

@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import re
+import time
+
+import psycopg
 import pytest
 
 from app.services.demo import DEMO_PASSWORD
@@ -50,3 +54,51 @@ def test_login_rate_limit_counts_across_processes(browsers):
              a.login("ana@example.com", "wrong password!").status_code,
              b.login("ana@example.com", "wrong password!").status_code]
     assert codes == [401, 401, 401, 429]
+
+
+def open_vote_id(browser) -> int:
+    data = browser.http.get(f"{browser.cluster.url}/reviews/{REVIEW}/steps/vote").text
+    return int(re.search(rf"/reviews/{REVIEW}/votes/(\d+)/ballot", data).group(1))
+
+
+def test_a_vote_cast_through_one_process_updates_tallies_on_the_other(browsers):
+    fran, ana = browsers(2)
+    fran.login("facilitator@example.com", DEMO_PASSWORD)
+    ana.login("ana@example.com", DEMO_PASSWORD)
+    ana.join(REVIEW)
+    session_id = open_vote_id(fran)
+    candidates = fran.http.get(f"{fran.cluster.url}/reviews/{REVIEW}/votes/{session_id}.json").json()
+    ids = [c["id"] for c in candidates["candidates"]]
+    ballot = {f"ballot-c{cid}": str(rank) for rank, cid in enumerate(ids, 1)}
+    r = fran.post(f"/reviews/{REVIEW}/votes/{session_id}/ballot", ballot, page=f"/reviews/{REVIEW}/steps/vote")
+    assert r.status_code == 200, r.text[:300]
+    board = wait_for(lambda: [f["html"] for f in ana.received("fragment") if "Who has voted" in f["html"]],
+                     timeout=10, what="the vote board on ana's process")
+    assert "3 ballots" in board[-1] and "Fran Facilitator" in board[-1]
+
+
+@pytest.mark.parametrize("cluster", [{"scheduler_interval": "1"}], indirect=True)
+def test_the_deadline_closer_and_reminders_run_exactly_once_across_processes(cluster, browsers):
+    """Both processes run the scheduler every second; a vote whose deadline passes is closed by
+    exactly one of them and every reminder is stored (and sent) once."""
+    assert len(cluster.procs) == 2
+    db_url = cluster.env["DATABASE_URL"]
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        # Opened two days ago, closing in 3 s: the "deadline approaching" reminder is due now.
+        conn.execute("UPDATE vote_sessions SET opened_at = now() - interval '2 days', "
+                     "closes_at = now() + interval '3 seconds' WHERE status = 'open'")
+    def closed() -> bool:
+        with psycopg.connect(db_url) as conn:
+            return conn.execute("SELECT count(*) FROM vote_sessions WHERE status = 'open'").fetchone()[0] == 0
+    wait_for(closed, timeout=30, interval=0.5, what="the deadline closer")
+    time.sleep(3)  # several more passes on both processes
+    with psycopg.connect(db_url) as conn:
+        closes = conn.execute("SELECT count(*) FROM audit_events WHERE action = 'vote.closed' "
+                              "AND review_id = %s", (REVIEW,)).fetchone()[0]
+        duplicates = conn.execute(
+            "SELECT count(*) FROM (SELECT user_id, subject, kind FROM notifications "
+            "GROUP BY user_id, subject, kind HAVING count(*) > 1) d").fetchone()[0]
+        reminders = conn.execute("SELECT count(*) FROM notifications WHERE kind = 'vote_deadline'").fetchone()[0]
+    assert closes == 1
+    assert duplicates == 0
+    assert reminders >= 1  # the non-voters were reminded before the close, once each
