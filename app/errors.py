@@ -55,6 +55,11 @@ def register(app: Flask) -> None:
             db.session.rollback()
         if err.code == 429:
             return render_error(429, None, "rate_limited")
+        if err.code == 413:  # uploads are benchmark runs: say what to do instead
+            mb = app.config.get("BENCHMARK_MAX_UPLOAD_MB", 512)
+            return render_error(413, f"The upload is larger than {mb} MB, the limit for one run. "
+                                     "Upload the tool's summary file, or compress the file with "
+                                     "gzip (.gz).", "too_large")
         message = err.description if err.code in (400, 409, 413, 422) else None
         return render_error(err.code or 500, message)
 

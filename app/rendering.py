@@ -23,6 +23,14 @@ def render(template: str, block: str | None = None, *, status: int = 200, **cont
     return response
 
 
+def attachment(body: str, mimetype: str, filename: str) -> Response:
+    """An export sent as a download (never rendered inline, never cached)."""
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def redirect_to(url: str) -> Response:
     """A redirect that htmx follows as a full navigation (HX-Location keeps history right)."""
     if request.htmx:

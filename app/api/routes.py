@@ -9,7 +9,7 @@ from this code by spectree; errors are ``{"error": {"code", "message"}}`` (app/e
 
 from __future__ import annotations
 
-from flask import current_app, g, jsonify, url_for
+from flask import g, jsonify, url_for
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
 
 from app.access import Rule, access, load_scope
@@ -25,7 +25,6 @@ from app.api.schemas import (
     TeamOut,
     UploadIn,
 )
-from app.errors import render_error
 from app.models import BenchmarkRun, Review
 from app.services import benchmarks, reviews, teams
 from app.services.errors import Invalid, NotFound
@@ -118,14 +117,6 @@ def run_payload(review: Review, run: BenchmarkRun, context: dict | None = None) 
 def run_context(review: Review) -> dict:
     return {"compared": benchmarks.compared_runs(review),
             "measurable": benchmarks.measurable_constraints(review)}
-
-
-@bp.errorhandler(413)
-def too_large(_err):
-    mb = current_app.config["BENCHMARK_MAX_UPLOAD_MB"]
-    return render_error(413, f"The upload is larger than {mb} MB, the limit for one run. Upload "
-                             "the tool's summary file, or compress the file with gzip (.gz).",
-                        "too_large")
 
 
 @bp.get("/openapi.json")

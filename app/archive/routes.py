@@ -3,7 +3,7 @@ user's notifications."""
 
 from __future__ import annotations
 
-from flask import Response, flash, request, url_for
+from flask import flash, request, url_for
 from flask_login import current_user
 
 from app.access import access
@@ -11,7 +11,7 @@ from app.archive import bp
 from app.archive.forms import ArchiveFilterForm, ReadForm
 from app.archive.guard import frozen_ok
 from app.forms import EmptyForm
-from app.rendering import redirect_to, render, wants_fragment
+from app.rendering import attachment, redirect_to, render, wants_fragment
 from app.services import decisions, notifications
 from app.services.markdown import render_markdown
 
@@ -53,26 +53,19 @@ def record_page(review):
     return render("archive/record.html", **_record_context(review))
 
 
-def _download(body: str, mimetype: str, filename: str) -> Response:
-    response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 @bp.get("/reviews/<int:review_id>/record.md")
 @access("review:observer")
 def export_markdown(review):
     decision = decisions.record_of(review)
     body = decisions.export_markdown(decision, base_url=request.url_root)
-    return _download(body, "text/markdown", f"decision-{review.id}.md")
+    return attachment(body, "text/markdown", f"decision-{review.id}.md")
 
 
 @bp.get("/reviews/<int:review_id>/record.json")
 @access("review:observer")
 def export_json(review):
     decision = decisions.record_of(review)
-    return _download(decisions.export_json(decision), "application/json",
+    return attachment(decisions.export_json(decision), "application/json",
                      f"decision-{review.id}.json")
 
 

@@ -20,7 +20,6 @@ from flask_wtf import FlaskForm
 from app.access import access, current_role
 from app.benchmarks import bp
 from app.benchmarks.forms import ACCEPT, KnockoutForm, PlanForm, RunForm, UploadForm
-from app.errors import render_error
 from app.extensions import csrf, db
 from app.forms import EmptyForm, attempt, form_status
 from app.models import BenchmarkRun, BenchmarkUpload, Step
@@ -153,14 +152,6 @@ def check_csrf() -> None:
     the login and membership check."""
     if current_app.config.get("WTF_CSRF_ENABLED", True):
         csrf.protect()
-
-
-@bp.errorhandler(413)
-def too_large(_err):
-    mb = current_app.config["BENCHMARK_MAX_UPLOAD_MB"]
-    return render_error(413, f"The upload is larger than {mb} MB, the limit for one run. Upload "
-                             "the tool's summary file, or compress the file with gzip (.gz).",
-                        "too_large")
 
 
 @bp.post("/reviews/<int:review_id>/benchmarks")

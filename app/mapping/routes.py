@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import Response
 from flask_login import current_user
 
 from app.access import access
@@ -10,7 +9,7 @@ from app.forms import EmptyForm, attempt, form_status
 from app.mapping import bp
 from app.mapping.forms import CriterionForm, MoveForm, ScoreForm
 from app.models import Step
-from app.rendering import render
+from app.rendering import attachment, render
 from app.reviews import steps
 from app.services import mapping
 
@@ -116,23 +115,16 @@ def new_round(review):
     return region(review)
 
 
-def _download(body: str, mimetype: str, filename: str) -> Response:
-    response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 @bp.get("/reviews/<int:review_id>/mapping/export.csv")
 @access("review:observer")
 def export_csv(review):
     view = mapping.matrix_view(review, current_user)
-    return _download(mapping.export_csv(view), "text/csv", f"review-{review.id}-matrix.csv")
+    return attachment(mapping.export_csv(view), "text/csv", f"review-{review.id}-matrix.csv")
 
 
 @bp.get("/reviews/<int:review_id>/mapping/export.md")
 @access("review:observer")
 def export_markdown(review):
     view = mapping.matrix_view(review, current_user)
-    return _download(mapping.export_markdown(review, view), "text/markdown",
+    return attachment(mapping.export_markdown(review, view), "text/markdown",
                      f"review-{review.id}-matrix.md")
