@@ -425,8 +425,6 @@ def test_user_markdown_is_sanitized_on_the_page(app, world):
 
 def test_disqualified_candidate_is_marked(app, world):
     candidate = world.review.candidates[1]
-    if not hasattr(candidate, "disqualified_reason"):
-        pytest.skip("Candidate.disqualified_reason is not there yet")
     add(world, candidate_id=candidate.id, title="Flask spike")
     candidate.disqualified_reason = "no SSO support"
     db.session.commit()

@@ -62,7 +62,7 @@ def expertise_form(subjects, current: dict[str, int]) -> FlaskForm:
     """A form with one 0–5 select per subject (each candidate, and async Python)."""
 
     class ExpertiseForm(FlaskForm):
-        pass
+        """Built per review: its fields are that review's subjects."""
 
     choices = [("", "—")] + [(str(i), str(i)) for i in range(6)]
     for key, label in subjects:
