@@ -41,6 +41,8 @@ def serve(module: str, env: dict) -> tuple[subprocess.Popen, str]:
 
 
 def wrk(url: str, cookie: str | None = None) -> dict:
+    """Steady state: one warm-up request first (a revealed matrix is analysed once, then cached)."""
+    requests.get(url, headers={"Cookie": cookie} if cookie else {}, timeout=30)
     cmd = ["wrk", "-t2", "-c16", f"-d{DURATION}s", "--latency", url]
     if cookie:
         cmd[1:1] = ["-H", f"Cookie: {cookie}"]
@@ -84,18 +86,22 @@ def http_rows() -> list[tuple[str, dict]]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def ndjson(path: Path, points: int) -> None:
+def ndjson(path: Path, requests_: int) -> None:
+    """k6 ``--out json`` lines as k6 writes them: an http_reqs and an http_req_duration point
+    per request."""
+    tags = {"status": "200", "method": "GET", "name": "/orders", "expected_response": "true"}
     with path.open("w") as fh:
-        for i in range(points):
-            fh.write(json.dumps({"type": "Point", "metric": "http_req_duration", "data": {
-                "time": f"2026-01-01T00:{(i // 1000) // 60 % 60:02d}:{(i // 1000) % 60:02d}.000Z",
-                "value": 10 + (i % 97), "tags": {"status": "200", "method": "GET", "name": "/orders"}}}) + "\n")
+        for i in range(requests_):
+            time_ = f"2026-01-01T00:{(i // 1000) // 60 % 60:02d}:{(i // 1000) % 60:02d}.000Z"
+            for metric, value in (("http_reqs", 1), ("http_req_duration", 10 + (i % 97))):
+                fh.write(json.dumps({"type": "Point", "metric": metric,
+                                     "data": {"time": time_, "value": value, "tags": tags}}) + "\n")
 
 
 def parser_rows() -> list[tuple[str, dict]]:
     tmp = Path(tempfile.mkdtemp())
     path = tmp / "k6.ndjson"
-    ndjson(path, 400_000)
+    ndjson(path, 200_000)
     size_mb = path.stat().st_size / 1e6
     started = time.perf_counter()
     with path.open("rb") as fh:
@@ -107,7 +113,7 @@ def parser_rows() -> list[tuple[str, dict]]:
         run = parse_run([InputFile(path.name, fh)], "k6-ndjson")
     ours = time.perf_counter() - started
     shutil.rmtree(tmp, ignore_errors=True)
-    assert run.summary.requests in (None, 400_000) or run.summary.latency_ms.p95
+    assert run.summary.requests == 200_000, run.summary
     return [(f"bare json.loads per line ({size_mb:.0f} MB)", {"MB/s": f"{size_mb / bare:.1f}"}),
             (f"parse_run k6 NDJSON ({size_mb:.0f} MB)", {"MB/s": f"{size_mb / ours:.1f}"})]
 

@@ -5,6 +5,7 @@ revealed: every read goes through :func:`matrix_view`, which is blind by constru
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 from collections.abc import Callable
@@ -317,11 +318,20 @@ def _inputs(criteria, candidates, scores, weights=None):
     return crit, cand, entries
 
 
+@functools.lru_cache(maxsize=128)
+def _analysis(crit: tuple, cand: tuple, entries: tuple):
+    """Totals, sensitivity and stability of one revealed matrix. Pure and keyed by the whole
+    input, so every viewer's refresh after a reveal reuses one computation (the stability
+    share alone samples 10 000 weight perturbations) and a changed weight is a new key."""
+    return (matrix_math.compute_matrix(crit, cand, entries),
+            matrix_math.sensitivity(crit, cand, entries),
+            matrix_math.perturbation_stability(crit, cand, entries))
+
+
 def _analyse(view: MatrixView, scores: list[Score]) -> None:
     crit, cand, entries = _inputs(view.criteria, view.candidates, scores)
-    view.result = matrix_math.compute_matrix(crit, cand, entries)
-    view.sensitivity = matrix_math.sensitivity(crit, cand, entries)
-    view.stability = matrix_math.perturbation_stability(crit, cand, entries)
+    view.result, view.sensitivity, view.stability = _analysis(
+        tuple(crit), tuple(cand), tuple(sorted(entries, key=lambda e: tuple(map(str, e)))))
     for s in scores:
         view.team_scores.setdefault((s.criterion_id, s.candidate_id), []).append(s)
 
