@@ -9,7 +9,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueCo
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import utcnow
+from app.models.base import one_of, utcnow
 from app.models.types import UTCDateTime
 
 
@@ -63,9 +63,6 @@ DEPLOYMENT_OPTIONS = [("containers", "Containers"), ("serverless", "Serverless")
                       ("paas", "PaaS")]
 
 
-def _in(values) -> str:
-    return ", ".join(f"'{v.value}'" for v in values)
-
 
 class Constraint(db.Model):
     """A typed constraint. Measurable kinds keep ``target`` as a number in the kind's unit so
@@ -74,8 +71,8 @@ class Constraint(db.Model):
 
     __tablename__ = "constraints"
     __table_args__ = (
-        CheckConstraint(f"kind IN ({_in(ConstraintKind)})", name="kind"),
-        CheckConstraint(f"priority IN ({_in(Priority)})", name="priority"),
+        CheckConstraint(f"kind IN ({one_of(ConstraintKind)})", name="kind"),
+        CheckConstraint(f"priority IN ({one_of(Priority)})", name="priority"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

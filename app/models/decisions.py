@@ -9,7 +9,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueCo
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import utcnow
+from app.models.base import one_of, utcnow
 from app.models.types import UTCDateTime
 
 
@@ -58,9 +58,6 @@ RULE_LABELS = {
 }
 
 
-def _in(values) -> str:
-    return ", ".join(f"'{v.value}'" for v in values)
-
 
 class Decision(db.Model):
     """The decision of a review (one per review). While proposed, the facilitator may revise it
@@ -70,8 +67,8 @@ class Decision(db.Model):
 
     __tablename__ = "decisions"
     __table_args__ = (
-        CheckConstraint(f"status IN ({_in(DecisionStatus)})", name="status"),
-        CheckConstraint(f"rule IN ({_in(SignOffRule)})", name="rule"),
+        CheckConstraint(f"status IN ({one_of(DecisionStatus)})", name="status"),
+        CheckConstraint(f"rule IN ({one_of(SignOffRule)})", name="rule"),
         CheckConstraint("quorum_kind IN ('count', 'share')", name="quorum_kind"),
     )
 
@@ -133,7 +130,7 @@ class SignOff(db.Model):
     __tablename__ = "signoffs"
     __table_args__ = (
         UniqueConstraint("decision_id", "user_id"),
-        CheckConstraint(f"stance IN ({_in(Stance)})", name="stance"),
+        CheckConstraint(f"stance IN ({one_of(Stance)})", name="stance"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

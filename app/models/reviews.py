@@ -9,7 +9,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueCo
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import utcnow
+from app.models.base import one_of, utcnow
 from app.models.types import UTCDateTime
 
 
@@ -51,15 +51,12 @@ class ReviewStatus(StrEnum):
         return self.value.replace("_", " ").capitalize()
 
 
-def _in(values) -> str:
-    return ", ".join(f"'{v.value}'" for v in values)
-
 
 class Review(db.Model):
     __tablename__ = "reviews"
     __table_args__ = (
-        CheckConstraint(f"status IN ({_in(ReviewStatus)})", name="status"),
-        CheckConstraint(f"current_step IN ({_in(Step)})", name="current_step"),
+        CheckConstraint(f"status IN ({one_of(ReviewStatus)})", name="status"),
+        CheckConstraint(f"current_step IN ({one_of(Step)})", name="current_step"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueCo
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import utcnow
+from app.models.base import one_of, utcnow
 from app.models.types import UTCDateTime
 
 
@@ -48,9 +48,6 @@ class QuorumKind(StrEnum):
     SHARE = "share"
 
 
-def _in(values) -> str:
-    return ", ".join(f"'{v.value}'" for v in values)
-
 
 class VoteSession(db.Model):
     """One vote of a review on its (non-disqualified) candidates, frozen when it opens.
@@ -63,10 +60,10 @@ class VoteSession(db.Model):
     __tablename__ = "vote_sessions"
     __table_args__ = (
         UniqueConstraint("review_id", "number"),
-        CheckConstraint(f"method IN ({_in(VoteMethod)})", name="method"),
-        CheckConstraint(f"status IN ({_in(VoteStatus)})", name="status"),
-        CheckConstraint(f"reveal IN ({_in(RevealPolicy)})", name="reveal"),
-        CheckConstraint(f"quorum_kind IN ({_in(QuorumKind)})", name="quorum_kind"),
+        CheckConstraint(f"method IN ({one_of(VoteMethod)})", name="method"),
+        CheckConstraint(f"status IN ({one_of(VoteStatus)})", name="status"),
+        CheckConstraint(f"reveal IN ({one_of(RevealPolicy)})", name="reveal"),
+        CheckConstraint(f"quorum_kind IN ({one_of(QuorumKind)})", name="quorum_kind"),
         CheckConstraint("ballot_count >= 0", name="ballot_count"),
     )
 
@@ -154,7 +151,7 @@ class Notification(db.Model):
     __tablename__ = "notifications"
     __table_args__ = (
         UniqueConstraint("user_id", "subject", "kind"),
-        CheckConstraint(f"kind IN ({_in(NotificationKind)})", name="kind"),
+        CheckConstraint(f"kind IN ({one_of(NotificationKind)})", name="kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
