@@ -23,8 +23,10 @@ from functools import wraps
 
 from flask import abort, g, request
 from flask_login import current_user
+from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.exceptions import HTTPException
 
+from app import socket_guard
 from app.errors import render_error
 from app.extensions import db, login_manager, socketio
 from app.models import Membership, Review, Role, Team
@@ -57,6 +59,13 @@ def membership_for(team_id: int, user) -> Membership | None:
     )
 
 
+def _load_review(review_id) -> Review | None:
+    """The review with what every review page shows loaded up front, one statement each
+    instead of one per use: its team (joined) and its candidates (selectin)."""
+    return db.session.scalar(db.select(Review).where(Review.id == review_id)
+                             .options(joinedload(Review.team), selectinload(Review.candidates)))
+
+
 def load_scope(rule: Rule, kwargs: dict, user) -> Membership | None:
     """Resolve the team or review named in ``kwargs`` (replacing the id with the object) and
     check the user's role; aborts 404/403. Shared by views and socket events."""
@@ -64,7 +73,7 @@ def load_scope(rule: Rule, kwargs: dict, user) -> Membership | None:
         obj = db.session.get(Team, kwargs.pop("team_id"))
         team_id, key = (obj.id if obj else None), "team"
     else:
-        obj = db.session.get(Review, kwargs.pop("review_id"))
+        obj = _load_review(kwargs.pop("review_id"))
         team_id, key = (obj.team_id if obj else None), "review"
     found = membership_for(team_id, user) if obj else None
     if found is None:
@@ -148,13 +157,18 @@ def check_socket_access(rule: Rule, review_id) -> tuple[Review, Membership]:
 
 def socket_event(name: str, text: str):
     """Register a Socket.IO event with its access rule. The handler receives the review and
-    the payload; a refused call gets ``{"ok": false, "error": ...}`` as its acknowledgement."""
+    the payload; a refused call gets ``{"ok": false, "error": ...}`` as its acknowledgement.
+    Membership and role are checked again on every call (a role can change while a socket is
+    open), after the connection's event rate (app/socket_guard.py)."""
     rule = Rule.parse(text)
     SOCKET_RULES[name] = rule
 
     def decorate(handler):
         @wraps(handler)
         def wrapper(data=None):
+            refused = socket_guard.refused_event()
+            if refused:
+                return refused
             payload = data if isinstance(data, dict) else {}
             try:
                 review, g.membership = check_socket_access(rule, payload.get("review_id"))

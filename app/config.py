@@ -65,8 +65,21 @@ class Config:
         self.BENCHMARK_MAX_DECOMPRESSED_BYTES = int(
             os.environ.get("BENCHMARK_MAX_DECOMPRESSED_MB", "2048")) * MIB
         self.BENCHMARK_SYNC_LIMIT_BYTES = int(os.environ.get("BENCHMARK_SYNC_LIMIT_MB", "8")) * MIB
+        # A multipart body with more parts than this is answered 413 while it is parsed (the
+        # largest real form, a benchmark upload, has 9 fields and at most 8 files).
+        self.MAX_FORM_PARTS = int(os.environ.get("MAX_FORM_PARTS", "64"))
         self.UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER") or None
         self.PROXY_COUNT = int(os.environ.get("TRADEOFF_PROXY_COUNT", "0"))
+        # Socket.IO limits (app/socket_guard.py): message size, open connections per user and
+        # process, and events per connection (rate per second, burst).
+        self.SOCKETIO_MAX_MESSAGE_BYTES = int(os.environ.get("SOCKETIO_MAX_MESSAGE_BYTES", "65536"))
+        self.SOCKETIO_MAX_CONNECTIONS_PER_USER = int(
+            os.environ.get("SOCKETIO_MAX_CONNECTIONS_PER_USER", "16"))
+        self.SOCKETIO_EVENT_RATE = float(os.environ.get("SOCKETIO_EVENT_RATE", "5"))
+        self.SOCKETIO_EVENT_BURST = int(os.environ.get("SOCKETIO_EVENT_BURST", "20"))
+        # Engine.IO heartbeat: a silent connection (and its threads) ends after interval+timeout.
+        self.SOCKETIO_PING_INTERVAL = float(os.environ.get("SOCKETIO_PING_INTERVAL", "25"))
+        self.SOCKETIO_PING_TIMEOUT = float(os.environ.get("SOCKETIO_PING_TIMEOUT", "20"))
         self.EXPOSE_NODE = _flag("TRADEOFF_EXPOSE_NODE")
 
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}

@@ -56,6 +56,14 @@ def register(app: Flask) -> None:
         if err.code == 429:
             return render_error(429, None, "rate_limited")
         if err.code == 413:  # uploads are benchmark runs: say what to do instead
+            limit = app.config.get("MAX_CONTENT_LENGTH")
+            if request.content_length is not None and limit and request.content_length <= limit:
+                # Not the size: the multipart body has too many parts or too large a text field.
+                parts = app.config.get("MAX_FORM_PARTS")
+                return render_error(413, f"The form has too many parts (at most {parts}) or a "
+                                         "field that is too long. Upload the files of one run "
+                                         "(at most 8) with the form's own fields.",
+                                    "too_many_parts")
             mb = app.config.get("BENCHMARK_MAX_UPLOAD_MB", 512)
             return render_error(413, f"The upload is larger than {mb} MB, the limit for one run. "
                                      "Upload the tool's summary file, or compress the file with "

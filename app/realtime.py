@@ -39,15 +39,18 @@ def render_fragment(template: str, block: str, **context) -> str:
         return render_block(template, block, **context)
 
 
-def bump_revision(review_id: int) -> int:
+def bump_revision(review_id: int, *, commit: bool = True) -> int:
     """Count one more live update of the review and return the new revision.
 
     Committed on its own, right after the change it announces: clients compare it with the
     revision their heartbeat reports, so a broadcast they missed (reconnect, Redis outage)
-    makes them re-fetch instead of silently showing stale state."""
+    makes them re-fetch instead of silently showing stale state. ``commit=False`` counts it in
+    the caller's transaction instead, committed together with the change (one commit, not two,
+    on the hot path of a ballot); the caller then passes the revision to the broadcast."""
     db.session.execute(db.update(Review).where(Review.id == review_id)
                        .values(revision=Review.revision + 1))
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return current_revision(review_id)
 
 
@@ -55,9 +58,11 @@ def current_revision(review_id: int) -> int:
     return db.session.scalar(db.select(Review.revision).where(Review.id == review_id)) or 0
 
 
-def broadcast_fragment(review_id: int, html: str) -> None:
-    """Send HTML whose top-level elements carry ids; each client swaps them in by id."""
-    socketio.emit("fragment", {"html": html, "rev": bump_revision(review_id)}, to=room(review_id))
+def broadcast_fragment(review_id: int, html: str, rev: int | None = None) -> None:
+    """Send HTML whose top-level elements carry ids; each client swaps them in by id. ``rev``:
+    the revision the caller already counted and committed (see bump_revision)."""
+    socketio.emit("fragment", {"html": html, "rev": bump_revision(review_id) if rev is None else rev},
+                  to=room(review_id))
 
 
 def present_users(review_id: int):

@@ -118,20 +118,116 @@ def parser_rows() -> list[tuple[str, dict]]:
             (f"parse_run k6 NDJSON ({size_mb:.0f} MB)", {"MB/s": f"{size_mb / ours:.1f}"})]
 
 
-def main() -> None:
+def http_and_parser_section() -> list[str]:
     if not shutil.which("wrk"):
-        sys.exit("bench needs wrk (apt-get install wrk)")
+        raise RuntimeError("bench needs wrk (apt-get install wrk)")
     rows = http_rows()
     parsers = parser_rows()
-    lines = ["# Benchmarks", "", f"Machine: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
-             f"Reproduce: `make bench` (BENCH_SECONDS={DURATION}). wrk -t2 -c16 against gunicorn -w1 --threads 50, "
+    lines = [f"Reproduce: `make bench` (BENCH_SECONDS={DURATION}). wrk -t2 -c16 against gunicorn -w1 --threads 50, "
              "loopback, bare stack and Tradeoff in the same run.", "",
              "| HTTP | requests/s | p50 | p99 |", "|---|---|---|---|"]
     lines += [f"| {name} | {r['rps']:.0f} | {r['p50']} | {r['p99']} |" for name, r in rows]
     lines += ["", "| Parser | throughput |", "|---|---|"]
     lines += [f"| {name} | {r['MB/s']} MB/s |" for name, r in parsers]
+    return lines
+
+
+def lazy(module: str, function: str = "section"):
+    """A section living in another bench module, imported only when it runs."""
+    def run() -> list[str]:
+        import importlib
+        return getattr(importlib.import_module(module), function)()
+    return run
+
+
+# The sections of RESULTS.md, in order: (title, function returning its Markdown lines). Each
+# benchmark module adds one entry here (BENCH_ONLY=word runs only the sections whose title
+# contains it). A section that fails is reported in RESULTS.md and makes the run exit 1.
+SECTIONS: list[tuple[str, object]] = [
+    ("HTTP and parsers (bench/run.py)", http_and_parser_section),
+    ("Live fan-out and ballot throughput (bench/sockets.py)", lazy("bench.sockets")),
+    ("Scale-out: sockets and fan-out over several processes (bench/sockets.py)",
+     lazy("bench.sockets", "scaleout_section")),
+]
+
+
+def postgres_version() -> str:
+    """The server's version (the benchmarks use the server at TEST_POSTGRES_URL)."""
+    try:
+        import psycopg
+
+        from tests.services import POSTGRES_URL
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3) as conn:
+            return "server " + conn.execute("SHOW server_version").fetchone()[0]
+    except Exception as err:  # noqa: BLE001 - a header line, not a benchmark
+        return f"not reachable ({type(err).__name__})"
+
+
+def machine_lines() -> list[str]:
+    """CPU, cores, RAM, date and the versions of everything measured."""
+    from importlib.metadata import version
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "unknown CPU") if Path("/proc/cpuinfo").exists() else "unknown CPU"
+    ram = next((int(line.split()[1]) / 1024 / 1024 for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")), 0) if Path("/proc/meminfo").exists() else 0
+
+    def tool(cmd: list[str]) -> str:
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+            out = (done.stdout or done.stderr).strip()  # nginx -v and wrk -v print to stderr
+            return out.splitlines()[0] if out else "not found"
+        except (OSError, subprocess.SubprocessError):
+            return "not found"
+
+    import sqlite3
+    packages = ", ".join(f"{name} {version(name)}" for name in
+                         ("flask", "flask-socketio", "python-socketio", "python-engineio", "simple-websocket",
+                          "gunicorn", "sqlalchemy", "psycopg", "redis"))
+    return [f"Machine: {cpu}, {os.cpu_count()} cores, {ram:.1f} GiB RAM; "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+            f"Versions: Python {sys.version.split()[0]}, {packages}, SQLite {sqlite3.sqlite_version}, "
+            f"PostgreSQL: {postgres_version()}, Redis: {tool(['redis-server', '--version'])}, "
+            f"nginx: {tool([shutil.which('nginx') or '/usr/sbin/nginx', '-v'])}, wrk: {tool(['wrk', '-v'])}.",
+            "Everything runs on this one machine over loopback (load generators, servers, databases), "
+            "so figures are noisy: other work on the machine (for example other test runs) competes for the cores."]
+
+
+def previous_sections() -> dict[str, list[str]]:
+    """The sections of the current RESULTS.md by title (kept by a BENCH_ONLY run)."""
+    path = ROOT / "bench" / "RESULTS.md"
+    found: dict[str, list[str]] = {}
+    current = None
+    for line in (path.read_text().splitlines() if path.exists() else []):
+        if line.startswith("## "):
+            current = found.setdefault(line[3:].strip(), [])
+        elif current is not None:
+            current.append(line)
+    return {title: body[1:] if body[:1] == [""] else body for title, body in found.items()}
+
+
+def main() -> None:
+    only = os.environ.get("BENCH_ONLY", "").lower()
+    lines, failed = ["# Benchmarks", "", *machine_lines()], []
+    kept = previous_sections() if only else {}
+    for title, section in SECTIONS:
+        if only and only not in title.lower():
+            if title in kept:  # not run this time: the previous figures stay
+                lines += ["", f"## {title}", "", *(kept[title] or [""])]
+                while lines[-1] == "":
+                    lines.pop()
+            continue
+        print(f"== {title}", flush=True)
+        try:
+            body = section()
+        except Exception as err:  # noqa: BLE001 - reported, the other sections still run
+            failed.append(title)
+            body = [f"**Failed:** `{type(err).__name__}: {err}`"]
+        lines += ["", f"## {title}", "", *body]
     (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    if failed:
+        sys.exit(f"failed sections: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

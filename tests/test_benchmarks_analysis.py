@@ -176,6 +176,24 @@ def test_charts_are_valid_svg_with_candidate_names_and_no_external_urls():
     assert "850" in made[0].svg and "Django: 850 requests/s" in made[0].summary
 
 
+def test_charts_carry_no_style_element_and_the_shared_sheet_styles_them(client):
+    """The Content-Security-Policy refuses <style> elements in the page: a chart's look comes
+    from /charts.css, pygal's own rules scoped to its svg element."""
+    series = [{"t_s": float(t), "rps": 100.0 + t, "p95_ms": 50.0} for t in range(30)]
+    made = charts.comparison_charts(comparison(make_run(1, "Django", rps=850, p95=120,
+                                                        timeseries=series),
+                                               make_run(2, "Flask", rps=640, p95=90)))
+    assert made and all("<style" not in str(c.svg) and 'class="pygal-chart"' in str(c.svg)
+                        for c in made)
+    response = client.get("/charts.css")
+    assert response.status_code == 200 and response.mimetype == "text/css"
+    css = response.get_data(as_text=True)
+    assert "#chart" not in css and "<" not in css
+    assert "svg.pygal-chart .graph > .background{fill:transparent}" in css
+    assert "svg.pygal-chart .color-0,svg.pygal-chart .color-0 a:visited{stroke:#1f6feb;fill:#1f6feb}" in css
+    assert f".color-{charts.STYLESHEET_SERIES - 1}," in css
+
+
 def test_charts_render_the_same_markup_twice_and_skip_runs_without_series():
     cmp = comparison(make_run(1, "A", rps=10, p95=5), make_run(2, "B", rps=20, p95=6))
     first, second = charts.comparison_charts(cmp), charts.comparison_charts(cmp)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, request, session, url_for
@@ -26,7 +25,9 @@ login_manager.session_protection = "basic"
 
 @login_manager.user_loader
 def load_user(session_token: str):
-    return accounts.load_user(session_token)
+    """The cookie names the user's session token and this browser's login key; both must
+    still be valid server side (see accounts.open_login)."""
+    return accounts.load_user(session_token, session.get("login_key"))
 
 
 @login_manager.unauthorized_handler
@@ -50,9 +51,10 @@ def safe_next(default: str) -> str:
 
 
 def start_session(user) -> None:
-    """Renew the session at login: nothing from before survives (no fixation)."""
+    """Renew the session at login: nothing from before survives (no fixation), and the new
+    login is recorded server side so that logging out ends it for good."""
     session.clear()
-    session["login_key"] = secrets.token_urlsafe(16)
+    session["login_key"] = accounts.open_login(user)
     session.permanent = True
     login_user(user)
 
@@ -61,9 +63,22 @@ def login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def client_address() -> str:
+    """The rate-limit key per address: the peer, or what the configured proxies say it is
+    (ProxyFix, TRADEOFF_PROXY_COUNT); a client's own X-Forwarded-For is ignored otherwise."""
+    return request.remote_addr or "?"
+
+
+def login_account() -> str:
+    """The rate-limit key per account: guessing one person's password from many addresses is
+    limited as well."""
+    return "account:" + accounts.normalise_email(request.form.get("email", ""))[:254]
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @access("public")
-@limiter.limit(login_limit, methods=["POST"], key_func=lambda: request.remote_addr or "?")
+@limiter.limit(login_limit, methods=["POST"], key_func=client_address)
+@limiter.limit(login_limit, methods=["POST"], key_func=login_account)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
@@ -82,7 +97,7 @@ def login():
 
 @bp.route("/register", methods=["GET", "POST"])
 @access("public")
-@limiter.limit(login_limit, methods=["POST"], key_func=lambda: request.remote_addr or "?")
+@limiter.limit(login_limit, methods=["POST"], key_func=client_address)
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
@@ -103,6 +118,7 @@ def logout():
     if EmptyForm().validate_on_submit():
         login_key = session.get("login_key")
         accounts.record_logout(current_user, ip=request.remote_addr)
+        accounts.end_login(login_key)
         logout_user()
         session.clear()
         live.disconnect_login(login_key)

@@ -311,6 +311,17 @@ def delete_run(review, run_id: int):
     return redirect_to(step_url(review))
 
 
+@bp.get("/charts.css")
+@access("public")
+def charts_css():
+    """The charts' style sheet (pygal's rules; no data in it), linked from every page: the
+    Content-Security-Policy refuses the <style> element pygal would embed in each chart."""
+    response = current_app.response_class(charts.stylesheet(), mimetype="text/css")
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    return response
+
+
 @bp.get("/reviews/<int:review_id>/benchmarks/runs/<int:run_id>/files/<int:file_id>")
 @access("review:observer")
 def download_file(review, run_id: int, file_id: int):

@@ -24,7 +24,7 @@ def mapping_context(review, viewer, **extra) -> dict:
     return {
         "view": mapping.matrix_view(review, viewer),
         "criterion_form": extra.get("criterion_form") or CriterionForm(),
-        "evidence_options": mapping.evidence_options(review),
+        "evidence_options": steps.Lazy(lambda: mapping.evidence_options(review)),
         "evidence_url": lambda ref: mapping.evidence_url(review, ref),
         "cell_errors": extra.get("cell_errors", {}),
         "edit_criterion": extra.get("edit_criterion"),

@@ -1,6 +1,6 @@
 """SQLAlchemy models. They keep invariants and offer queries; they never commit."""
 
-from app.models.accounts import User
+from app.models.accounts import LoginSession, User
 from app.models.audit import AuditEvent
 from app.models.benchmarks import (
     BenchmarkFile,
@@ -56,6 +56,7 @@ __all__ = [
     "PrototypeNote",
     "Candidate",
     "Invitation",
+    "LoginSession",
     "Membership",
     "Notification",
     "NotificationKind",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -43,3 +44,21 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.email}>"
+
+
+def login_key_hash(login_key: str) -> str:
+    return hashlib.sha256(login_key.encode()).hexdigest()
+
+
+class LoginSession(db.Model):
+    """One logged-in browser, server side. The signed session cookie carries a random
+    ``login_key``; only its SHA-256 is kept here. The login cookie authenticates only while its
+    row exists, so logging out (which deletes the row) also ends a copy of the cookie taken
+    before, and a password change deletes every row of the user."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

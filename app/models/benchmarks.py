@@ -124,7 +124,13 @@ class BenchmarkUpload(db.Model):
 
     ``files`` lists the stored files (name, sha256, bytes) and ``details`` what was entered with
     them; on success the run is created and ``run_id`` set; on failure the files are removed and
-    ``message`` says why (no run is stored)."""
+    ``message`` says why (no run is stored).
+
+    The parse is held by one worker at a time: ``claimed_by`` names it (host:pid:token) and
+    ``lease_until`` says until when its claim holds; every progress report renews the lease. A
+    parse whose lease ran out (its process died) is claimed again by the scheduler of any
+    process (``attempts`` counts the claims), and only the worker still holding the claim may
+    finish it (see app/services/benchmarks.py)."""
 
     __tablename__ = "benchmark_uploads"
     __table_args__ = (
@@ -146,6 +152,9 @@ class BenchmarkUpload(db.Model):
     run_id: Mapped[int | None] = mapped_column(
         ForeignKey("benchmark_runs.id", ondelete="SET NULL")
     )
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

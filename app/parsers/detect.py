@@ -128,7 +128,7 @@ def _sniff_markup(text: str, first_line: str) -> str | None:
 
 
 def _sniff_text(text: str, first_line: str) -> str | None:
-    if re.search(r"Running .* test @", text) and "Thread Stats" in text:
+    if re.search(r"Running \S+ test @", text) and "Thread Stats" in text:
         wrk2 = (
             "HdrHistogram" in text or "Thread calibration" in text or "Percentile spectrum" in text
         )
@@ -155,7 +155,7 @@ def _sniff_text(text: str, first_line: str) -> str | None:
 def describe_unknown(source: Source) -> str:
     """Why a file matched no signature, as the start of a sentence."""
     head = source.head()
-    if not head.strip():
+    if not head.removeprefix(b"\xef\xbb\xbf").strip():  # nothing, or only a BOM
         return f"“{source.name}” is empty."
     if decode_head(head) is None:
         return f"“{source.name}” is a binary file or not UTF-8 text, and not a recognised format."

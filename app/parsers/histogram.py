@@ -14,6 +14,11 @@ Percentiles use the nearest-rank rule: the smallest bucket whose cumulative coun
 from __future__ import annotations
 
 import math
+from functools import reduce as _reduce
+from math import ceil as _ceil
+from math import inf as _INF
+from math import log as _log
+from operator import add as _add
 
 #: Values below this (in the caller's unit, milliseconds here: 1 ns) count as zero.
 ZERO_THRESHOLD = 1e-6
@@ -52,17 +57,45 @@ class LogHistogram:
 
     def add(self, value: float, weight: int = 1) -> None:
         """Record ``value`` ``weight`` times."""
-        if not (value >= 0 and math.isfinite(value)) or weight < 1:
+        if not 0 <= value < _INF or weight < 1:  # also False for NaN
             raise ValueError(f"histogram values must be finite and >= 0, got {value!r}")
         if value < ZERO_THRESHOLD:
             self.zero_count += weight
         else:
-            index = math.ceil(math.log(value) / self._log_gamma)
-            self._buckets[index] = self._buckets.get(index, 0) + weight
+            index = _ceil(_log(value) / self._log_gamma)
+            buckets = self._buckets
+            buckets[index] = buckets.get(index, 0) + weight
         self.count += weight
         self.total += value * weight
-        self.min = value if self.min is None or value < self.min else self.min
-        self.max = value if self.max is None or value > self.max else self.max
+        if self.min is None or value < self.min:
+            self.min = value
+        if self.max is None or value > self.max:
+            self.max = value
+
+    def add_counts(self, counts: dict[int, int], zero: int, values: list[float]) -> None:
+        """Record ``values`` at once, given their bucket ``counts`` (index -> how many) and
+        how many are ``zero`` (below ZERO_THRESHOLD): the same state as adding each value
+        once, in order (the exact sum is accumulated in the same order). ``values`` must be
+        finite and >= 0 (callers check)."""
+        buckets = self._buckets
+        for index, n in counts.items():
+            buckets[index] = buckets.get(index, 0) + n
+        self.zero_count += zero
+        self.count += len(values)
+        self.total = _reduce(_add, values, self.total)
+        low, high = min(values), max(values)
+        if self.min is None or low < self.min:
+            self.min = low
+        if self.max is None or high > self.max:
+            self.max = high
+
+    def index_of(self, value: float) -> int:
+        """The bucket a value >= ZERO_THRESHOLD falls in."""
+        return _ceil(_log(value) / self._log_gamma)
+
+    @property
+    def log_gamma(self) -> float:
+        return self._log_gamma
 
     def merge(self, other: LogHistogram) -> None:
         """Add every value counted by ``other`` (same relative error) to this histogram."""

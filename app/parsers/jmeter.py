@@ -8,24 +8,31 @@ so both are left out of the totals (FORMATS.md §3.1, pitfalls 1 and 2).
 
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+from operator import itemgetter, methodcaller
 from typing import Any
 
 from app.parsers.model import Endpoint, Latency, ParsedRun, ParseError, Summary
 from app.parsers.samples import RunAccumulator
 from app.parsers.streams import Source, translate_errors
-from app.parsers.tables import at, epoch_to_datetime, records
+from app.parsers.tables import at, epoch_to_datetime, is_data_row, no_rows, read_header, row_batches
 from app.parsers.values import as_dict, fast_float, req_float, to_float, to_fraction, to_int
 
 SUB_RESULT = re.compile(r"^(?P<parent>.*)-\d+$")
 TRANSACTION_MESSAGE = "Number of samples in transaction"
 JTL_RPS = "recomputed: top-level samples / (last end − first start), as JMeter's dashboard does"
 SAMPLE_TAGS = ("httpSample", "sample")
+# JMeter nests sub-results a few levels and writes a handful of elements per sample; more is
+# a crafted file that would otherwise be held in memory whole (elements are freed per sample).
+MAX_XML_DEPTH = 64
+MAX_SAMPLE_ELEMENTS = 100_000
 
 
 @dataclass
@@ -116,16 +123,133 @@ class _JtlAggregator:
 
 
 # -- CSV JTL ----------------------------------------------------------------------------------
+CSV_BATCH_ROWS = 2048
+
+
 def parse_csv(sources: list[Source]) -> ParsedRun:
-    """A CSV JTL with a header row (columns found by name); raises ParseError."""
+    """A CSV JTL with a header row (columns found by name); raises ParseError.
+
+    Rows are read in batches; a batch of ordinary rows (every figure a plain number, no
+    transaction or multi-sample rows) is recorded at once by :func:`_csv_batch`, any other
+    batch row by row exactly as before, so results and messages do not depend on the path.
+    """
     source = _single(sources)
     _require_header(source)
     aggregator = _JtlAggregator()
+    what = "JMeter JTL"
     with translate_errors(source.name):
-        for number, row in records(source, ["timeStamp", "elapsed", "label"], "JMeter JTL"):
-            if not aggregator.is_sub_result(row["label"], row.get("threadName", "")):
-                aggregator.add(_csv_sample(row, number))
+        rows = source.csv_reader()
+        header = read_header(source, rows, ["timeStamp", "elapsed", "label"], what)
+        columns = {name: i for i, name in enumerate(header)}
+        number, seen = 2, False
+        for batch, error in row_batches(rows, CSV_BATCH_ROWS):
+            if error is None and batch and _csv_batch(aggregator, batch, columns, len(header)):
+                seen = True
+            else:
+                for offset, row in enumerate(batch):
+                    if is_data_row(source, number + offset, row, len(header)):
+                        seen = True
+                        fields = dict(zip(header, row))  # noqa: B905 (lengths checked)
+                        if not aggregator.is_sub_result(fields["label"], fields.get("threadName", "")):
+                            aggregator.add(_csv_sample(fields, number + offset))
+            if error is not None:
+                raise error
+            number += len(batch)
+        if not seen:
+            raise no_rows(source, what)
     return aggregator.build("jmeter-csv", source)
+
+
+def _column(rows: list[list[str]], columns: dict[str, int], name: str) -> list[str] | None:
+    index = columns.get(name)
+    return None if index is None else list(map(itemgetter(index), rows))
+
+
+def _finite_non_negative(values: list[float]) -> bool:
+    return all(map((0.0).__le__, values)) and all(map(math.inf.__gt__, values))
+
+
+def _csv_batch(aggregator: _JtlAggregator, rows: list[list[str]], columns: dict[str, int],
+               width: int) -> bool:
+    """Record a batch of CSV rows at once, with the same result as row by row; False,
+    having changed nothing, when any row needs the row-by-row path (a blank or short row,
+    a figure that is not a plain number, a transaction or multi-sample row, a count of
+    endpoints or time buckets that changes how later samples are grouped)."""
+    if len(set(map(len, rows))) != 1 or len(rows[0]) != width:
+        return False
+    column = partial(_column, rows, columns)
+    stamps, elapsed_text, labels = column("timeStamp"), column("elapsed"), column("label")
+    if not all(map(str.isdigit, stamps)):
+        return False
+    try:
+        starts = list(map(float, stamps))
+        elapsed = list(map(float, elapsed_text))
+    except ValueError:
+        return False
+    if not _finite_non_negative(elapsed):
+        return False
+    messages = column("responseMessage") or [""] * len(rows)
+    if any(map(methodcaller("startswith", TRANSACTION_MESSAGE), messages)):
+        return False
+    for name in ("SampleCount", "ErrorCount"):  # one sample per row: kept apart by the slow path
+        if name in columns and not set(column(name)) <= {"", "0", "1"}:
+            return False
+    users: list[int] | None = None
+    all_threads, group_threads = column("allThreads"), column("grpThreads")
+    if all_threads is not None or group_threads is not None:
+        texts = (all_threads if group_threads is None else group_threads if all_threads is None
+                 else [a or g for a, g in zip(all_threads, group_threads, strict=True)])
+        if not all(texts):
+            return False
+        try:
+            counts = list(map(float, texts))
+        except ValueError:
+            return False
+        if not _finite_non_negative(counts):
+            return False
+        users = list(map(int, counts))
+    threads = column("threadName") or [""] * len(rows)
+    last_parent = dict(aggregator._last_parent)
+    top, sub_results = [], 0
+    for i, label, thread in zip(range(len(rows)), labels, threads, strict=False):
+        if label[-1:].isdigit():
+            match = SUB_RESULT.match(label)
+            if match and last_parent.get(thread) == match["parent"]:
+                sub_results += 1
+                continue
+        last_parent[thread] = label
+        top.append(i)
+    acc = aggregator.acc
+    if top:
+        pick = partial(_pick, top)
+        starts, elapsed, labels = pick(starts), pick(elapsed), pick(labels)
+        times_s = [start / 1000 for start in starts]
+        keys = [(None, label) for label in labels]
+        plan = acc.can_batch(times_s, keys)
+        if plan is None:
+            return False
+        ends_s = [(start + ms) / 1000 for start, ms in zip(starts, elapsed, strict=True)]
+        codes = pick(column("responseCode") or [""] * len(rows))
+        acc.add_batch(plan, times_s, ends_s, keys, elapsed, codes,
+                      None if users is None else pick(users))
+        first = min(starts)
+        if aggregator.first_ms is None or first < aggregator.first_ms:
+            aggregator.first_ms = first
+        success = column("success")
+        if success is not None:
+            success, messages = pick(success), pick(messages)
+            failures = column("failureMessage")
+            failures = pick(failures) if failures is not None else [""] * len(top)
+            for i in [i for i, text in enumerate(success) if text.strip().lower() != "true"]:
+                message = failures[i] or f"{codes[i]} {messages[i]}".strip()
+                acc.failure(times_s[i], keys[i], weight=1, message=message)
+    aggregator._last_parent = last_parent
+    aggregator.sub_results += sub_results
+    return True
+
+
+def _pick(rows: list[int], values: list) -> list:
+    return [values[rows[0]]] if len(rows) == 1 else list(itemgetter(*rows)(values))
 
 
 def _single(sources: list[Source]) -> Source:
@@ -196,19 +320,29 @@ def parse_xml(sources: list[Source]) -> ParsedRun:
     _refuse_dtd(source)
     aggregator = _JtlAggregator()
     with translate_errors(source.name), _unknown_encoding_is_parse_error():
-        depth = 0
+        depth = held = 0
         root = None
         for event, element in ET.iterparse(source.open_binary(), events=("start", "end")):
             if event == "start":
                 depth += 1
+                held += 1
                 if root is None:
                     root = _checked_root(element)
+                elif held > MAX_SAMPLE_ELEMENTS or depth > MAX_XML_DEPTH:
+                    raise ParseError(
+                        f"has a sample with more than {MAX_SAMPLE_ELEMENTS:,} elements or nested "
+                        f"more than {MAX_XML_DEPTH} deep, which JMeter never writes."
+                    )
                 continue
             depth -= 1
-            if depth == 1 and element.tag in SAMPLE_TAGS:
-                aggregator.add(_xml_sample(element))
-                aggregator.sub_results += sum(1 for _ in element.iter() if _.tag in SAMPLE_TAGS) - 1
+            if depth == 1:  # a child of <testResults> ended: count it if a sample, then free it
+                if element.tag in SAMPLE_TAGS:
+                    aggregator.add(_xml_sample(element))
+                    aggregator.sub_results += (
+                        sum(1 for _ in element.iter() if _.tag in SAMPLE_TAGS) - 1
+                    )
                 root.clear()  # type: ignore[union-attr]
+                held = 0
         if root is None:
             raise ParseError("is empty XML, not a JMeter result file.")
     return aggregator.build("jmeter-xml", source)

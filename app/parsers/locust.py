@@ -7,15 +7,27 @@ figures are computed from them with Locust's own percentile rule (FORMATS.md §1
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from app.parsers import detect
 from app.parsers.model import Endpoint, Latency, ParsedRun, ParseError, Point, Summary, error_rate
 from app.parsers.streams import Source, translate_errors
-from app.parsers.tables import at, epoch_to_datetime, parse_iso_datetime, records
-from app.parsers.values import as_dict, as_list, as_text, to_float, to_int
+from app.parsers.tables import (
+    at,
+    epoch_to_datetime,
+    is_data_row,
+    no_rows,
+    parse_iso_datetime,
+    read_header,
+    records,
+    row_batches,
+)
+from app.parsers.values import MAX_COUNT, NOT_AVAILABLE, as_dict, as_list, as_text, to_float, to_int
 
 PERCENTILE_COLUMN = re.compile(r"^\d+(\.\d+)?%$")
 REPORTED_PERCENTILES = (
@@ -118,29 +130,148 @@ def _summary_from_row(row: Endpoint) -> Summary:
     )
 
 
+HISTORY_BATCH_ROWS = 4096
+
+
+class _Series:
+    """The history's Aggregated rows as time-series points, at most MAX_POINTS of them: past
+    that, only every 2nd, 4th, ... row is kept (a long run's history is appended every
+    second; its points are Locust's own figures, never averaged)."""
+
+    def __init__(self) -> None:
+        self.kept: list[tuple[int, Point]] = []
+        self.stride = 1
+        self.rows = 0
+        self.max_users: int | None = None
+
+    def wants(self) -> bool:
+        return self.rows % self.stride == 0
+
+    def add(self, point: Point | None, users: int | None) -> None:
+        """Count one Aggregated row; ``point`` is needed only when :meth:`wants` said so."""
+        if users is not None and (self.max_users is None or users > self.max_users):
+            self.max_users = users
+        if point is not None and self.rows % self.stride == 0:
+            self.kept.append((self.rows, point))
+            if len(self.kept) > MAX_POINTS:
+                self.stride *= 2
+                self.kept = [(n, p) for n, p in self.kept if n % self.stride == 0]
+        self.rows += 1
+
+
+MAX_POINTS = 2048
+
+
 def _read_history(source: Source, run: ParsedRun) -> None:
     required = ["Timestamp", "User Count", "Name", "Requests/s", "Failures/s"]
+    what = "Locust stats history"
     first: float | None = None
     per_endpoint = False
+    series = _Series()
     with translate_errors(source.name):
-        for number, row in records(source, required, "Locust stats history"):
-            if row["Name"] != AGGREGATED or row.get("Type"):
-                per_endpoint = True
-                continue
-            stamp = to_float(row["Timestamp"], at(number, "Timestamp"))
-            assert stamp is not None
-            first = stamp if first is None else first
-            run.timeseries.append(_history_point(row, number, stamp - first))
+        rows = source.csv_reader()
+        header = read_header(source, rows, required, what)
+        columns = {name: i for i, name in enumerate(header)}
+        number, seen = 2, False
+        for batch, error in row_batches(rows, HISTORY_BATCH_ROWS):
+            done = error is None and batch and _history_batch(batch, columns, len(header), series, first)
+            if done:
+                seen = True
+                per_endpoint = per_endpoint or done.per_endpoint
+                first = done.first
+            else:
+                for offset, row in enumerate(batch):
+                    if not is_data_row(source, number + offset, row, len(header)):
+                        continue
+                    seen = True
+                    fields = dict(zip(header, row))  # noqa: B905 (lengths checked)
+                    if fields["Name"] != AGGREGATED or fields.get("Type"):
+                        per_endpoint = True
+                        continue
+                    stamp = to_float(fields["Timestamp"], at(number + offset, "Timestamp"))
+                    assert stamp is not None
+                    first = stamp if first is None else first
+                    point = _history_point(fields, number + offset, stamp - first)
+                    series.add(point, point.users)
+            if error is not None:
+                raise error
+            number += len(batch)
+        if not seen:
+            raise no_rows(source, what)
+    run.timeseries = [point for _, point in series.kept]
     if first is not None:
         run.started_at = epoch_to_datetime(first, source, "the first Timestamp")
-    users = [p.users for p in run.timeseries if p.users is not None]
-    run.summary.concurrency = max(users) if users else None
+    run.summary.concurrency = series.max_users
+    if series.stride > 1:
+        run.notes.append(f"Long history: the time series keeps every {series.stride}th row "
+                         f"({len(run.timeseries)} of {series.rows}).")
     window = (
         "the current ~10 s window (--csv-full-history)"
         if per_endpoint
         else "cumulative since the start"
     )
     run.notes.append(f"Time-series rps is Locust's current rate; its p95 is {window}.")
+
+
+@dataclass
+class _BatchDone:
+    per_endpoint: bool
+    first: float | None
+
+
+def _numbers(texts: list[str]) -> list[float] | None:
+    """Every text as a finite number >= 0 (as to_float reads it), or None."""
+    try:
+        values = list(map(float, texts))
+    except ValueError:
+        return None
+    if all(map((0.0).__le__, values)) and all(map(math.inf.__gt__, values)):
+        return values
+    return None
+
+
+def _history_batch(rows: list[list[str]], columns: dict[str, int], width: int, series: _Series,
+                   first: float | None) -> _BatchDone | None:
+    """A batch of history rows at once, with the same result as row by row; None, having
+    changed nothing, when a row needs the row-by-row path (blank or short rows, a figure
+    that is not a plain number)."""
+    if len(set(map(len, rows))) != 1 or len(rows[0]) != width:
+        return None
+
+    def column(name: str, at_rows: list[int]) -> list[str]:
+        index = columns[name]
+        return [rows[i][index] for i in at_rows]
+
+    names = list(map(itemgetter(columns["Name"]), rows))
+    types = list(map(itemgetter(columns["Type"]), rows)) if "Type" in columns else [""] * len(rows)
+    aggregated = [i for i, (name, kind) in enumerate(zip(names, types, strict=True))
+                  if name == AGGREGATED and not kind]
+    per_endpoint = len(aggregated) < len(rows)
+    if not aggregated:
+        return _BatchDone(per_endpoint, first)
+    stamps, rps, fails, users = (_numbers(column(name, aggregated)) for name in
+                                 ("Timestamp", "Requests/s", "Failures/s", "User Count"))
+    if stamps is None or rps is None or fails is None or users is None:
+        return None
+    if not all(map(float.is_integer, users)) or max(users) > MAX_COUNT:
+        return None
+    p95: list[float | None] | None = None
+    if "95%" in columns:
+        texts = column("95%", aggregated)
+        if not set(map(str.strip, texts)).isdisjoint(NOT_AVAILABLE):
+            return None
+        p95 = _numbers(texts)
+        if p95 is None:
+            return None
+    first = stamps[0] if first is None else first
+    for k in range(len(aggregated)):
+        point = None
+        if series.wants():
+            rate = min(fails[k] / rps[k], 1.0) if rps[k] else None
+            point = Point(t_s=stamps[k] - first, rps=rps[k], p95_ms=None if p95 is None else p95[k],
+                          error_rate=rate, users=int(users[k]))
+        series.add(point, int(users[k]))
+    return _BatchDone(per_endpoint, first)
 
 
 def _history_point(row: dict[str, str], number: int, t_s: float) -> Point:

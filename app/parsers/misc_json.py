@@ -7,11 +7,12 @@ All three report aggregate figures only, used as the tool printed them after uni
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
 from app.parsers.model import Latency, ParsedRun, ParseError, Summary, error_rate
-from app.parsers.streams import Source, translate_errors
+from app.parsers.streams import Source, check_json_size, translate_errors
 from app.parsers.tables import parse_iso_datetime
 from app.parsers.values import as_dict, as_list, as_text, scaled, to_float, to_fraction, to_int
 
@@ -107,7 +108,10 @@ def go_duration_ms(text: str, what: str) -> float:
         if text == "0":
             return 0.0
         raise ParseError(f"{what} is {text[:30]!r}, not a duration such as 1.5ms.")
-    return round(sum(float(n) * _GO_UNITS_MS[u] for n, u in parts), 9)
+    total = sum(float(n) * _GO_UNITS_MS[u] for n, u in parts)
+    if not math.isfinite(total):
+        raise ParseError(f"{what} is {text[:30]!r}, too long to be a duration.")
+    return round(total, 9)
 
 
 def parse_vegeta_text(sources: list[Source]) -> ParsedRun:
@@ -119,6 +123,11 @@ def parse_vegeta_text(sources: list[Source]) -> ParsedRun:
         if "Requests" not in rows:
             raise ParseError(
                 "has no “Requests [total, rate, …]” line; the vegeta report is incomplete."
+            )
+        if "Latencies" not in rows or "Error Set:" not in text:
+            raise ParseError(
+                "has no “Latencies” line or no “Error Set:” (vegeta prints both in every "
+                "report); the vegeta report is incomplete."
             )
         requests = to_int(rows["Requests"].get("total"), "Requests total")
         success_text = rows.get("Success", {}).get("ratio", "").rstrip("%")
@@ -157,7 +166,7 @@ def parse_vegeta_text(sources: list[Source]) -> ParsedRun:
 
 def _vegeta_rows(text: str) -> dict[str, dict[str, str]]:
     rows: dict[str, dict[str, str]] = {}
-    for match in re.finditer(r"^(\w[\w ]*?)\s+\[([^\]]+)\]\s+(.*)$", text, re.M):
+    for match in re.finditer(r"^(\w+(?: \w+)*)[ \t]+\[([^\]\n]+)\][ \t]+(.*)$", text, re.M):
         labels = [label.strip() for label in match[2].split(",")]
         values = [value.strip() for value in match[3].split(",")]
         rows[match[1].strip()] = dict(zip(labels, values, strict=False))
@@ -168,7 +177,10 @@ def _vegeta_codes(text: str) -> dict[str, int]:
     line = re.search(r"^Status Codes\s+\[code:count\]\s+(.*)$", text, re.M)
     if not line:
         return {}
-    return {code: int(n) for code, n in re.findall(r"(\d+):(\d+)", line[1])}
+    return {
+        code: to_int(n, f"the count of status {code[:10]}") or 0
+        for code, n in re.findall(r"(\d+):(\d+)", line[1])
+    }
 
 
 def _vegeta_error_set(text: str) -> list[str]:
@@ -214,7 +226,12 @@ def _oha_run(data: dict[str, Any]) -> ParsedRun:
     real_errors = sum(n for msg, n in errors.items() if msg != DEADLINE_ABORT)
     requests = sum(codes.values()) + real_errors
     failures = (
-        sum(n for code, n in codes.items() if not code.isdigit() or int(code) >= 400) + real_errors
+        sum(
+            n
+            for code, n in codes.items()
+            if not code.isdigit() or len(code) > 3 or int(code) >= 400
+        )
+        + real_errors
     )
     run = ParsedRun(format="oha-json", tool="oha", status_codes=codes, errors=errors)
     run.summary = Summary(
@@ -252,9 +269,10 @@ def parse_bombardier(sources: list[Source]) -> ParsedRun:
     start = start if start >= 0 else text.find("{")
     if start < 0:
         raise source.fail("has no JSON object; run bombardier with -o json (and -p r).")
+    check_json_size(text, source)
     try:
         data, _ = json.JSONDecoder(parse_constant=_no_constant).raw_decode(text, start)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # ValueError: also an integer beyond 4300 digits
         raise source.fail(
             "does not hold a complete bombardier JSON object; it may be cut short."
         ) from None

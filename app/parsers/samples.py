@@ -13,9 +13,13 @@ does not grow with the number of samples:
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import repeat
+from math import ceil, log
+from operator import floordiv, itemgetter, truediv
 
-from app.parsers.histogram import LogHistogram, method_description
+from app.parsers.histogram import ZERO_THRESHOLD, LogHistogram, method_description
 from app.parsers.model import Endpoint, Latency, ParsedRun, Point, Summary, error_rate
 
 MAX_ENDPOINTS = 500
@@ -121,6 +125,69 @@ class RunAccumulator:
         bucket = self._bucket(t_s)
         bucket.users = count if bucket.users is None else max(bucket.users, count)
         self.max_users = count if self.max_users is None else max(self.max_users, count)
+
+    # -- many samples at once (raw-sample formats' hot path) ------------------------------
+    def can_batch(self, times_s: list[float], keys: list[EndpointKey]) -> tuple | None:
+        """Whether :meth:`add_batch` may record these samples: when no new endpoint would be
+        folded and no new time bucket would widen the series (both depend on the order of
+        arrival, so the caller then records one sample at a time). Returns what add_batch
+        needs (the samples' time-bucket keys), or None. Changes nothing."""
+        new_keys = [k for k in dict.fromkeys(keys) if k not in self._endpoints]
+        if new_keys and len(self._endpoints) + len(new_keys) > MAX_ENDPOINTS:
+            return None
+        width = self._width
+        buckets = list(map(floordiv, map(math.floor, times_s), repeat(width)))
+        new_buckets = [b for b in dict.fromkeys(buckets) if b not in self._buckets]
+        if new_buckets:
+            low, high = min(new_buckets), max(new_buckets)
+            if self._key_range is not None:
+                low, high = min(low, self._key_range[0]), max(high, self._key_range[1])
+            if len(self._buckets) + len(new_buckets) > MAX_TIME_BUCKETS or high - low >= MAX_TIME_BUCKETS:
+                return None
+        return (buckets, new_keys, new_buckets)
+
+    def add_batch(self, plan: tuple, times_s: list[float], ends_s: list[float],
+                  keys: list[EndpointKey], latencies_ms: list[float],
+                  statuses: list[str | None], users: list[int] | None) -> None:
+        """Record samples of weight 1 that :meth:`can_batch` accepted (``plan`` is its
+        answer): the same state as, for each sample in order, ``span(t, end)``,
+        ``request(t, key, status=status)``, ``latency(t, key, ms)`` and ``users(t, n)``.
+        Latencies must be finite and >= 0. Failures are recorded afterwards with
+        :meth:`failure` (they touch other counters only)."""
+        buckets, new_keys, new_buckets = plan
+        for key in new_keys:
+            self._endpoints[key] = _Tally(RELATIVE_ERROR)
+        for b in new_buckets:
+            low = b if self._key_range is None else min(b, self._key_range[0])
+            high = b if self._key_range is None else max(b, self._key_range[1])
+            self._key_range = (low, high)
+            self._buckets[b] = _Tally(SERIES_RELATIVE_ERROR)
+        first, last = min(times_s), max(ends_s)
+        if self.first_s is None or first < self.first_s:
+            self.first_s = first
+        if self.last_s is None or last > self.last_s:
+            self.last_s = last
+        overall = self.overall
+        overall.requests += len(times_s)
+        overall.latency.add_counts(*_counts(overall.latency, latencies_ms), latencies_ms)
+        for key, rows in _groups(keys).items():
+            tally = self._endpoints[key]
+            values = _pick(rows, latencies_ms)
+            tally.requests += len(rows)
+            tally.latency.add_counts(*_counts(tally.latency, values), values)
+        for b, rows in _groups(buckets).items():
+            tally = self._buckets[b]
+            values = _pick(rows, latencies_ms)
+            tally.requests += len(rows)
+            tally.latency.add_counts(*_counts(tally.latency, values), values)
+            if users is not None:
+                count = max(_pick(rows, users))
+                tally.users = count if tally.users is None else max(tally.users, count)
+        if users is not None:
+            count = max(users)
+            self.max_users = count if self.max_users is None else max(self.max_users, count)
+        for status, n in Counter(filter(None, statuses)).items():
+            _bump(self.status_codes, status, n, "(other status codes)")
 
     def _endpoint(self, key: EndpointKey) -> _Tally:
         tally = self._endpoints.get(key)
@@ -238,6 +305,32 @@ class RunAccumulator:
                 f"More than {MAX_ENDPOINTS} distinct endpoints: the rest are summed in "
                 f"“{OTHER_ENDPOINTS}”."
             )
+
+
+def _groups(keys: list) -> dict:
+    """Row indexes by key, keys in order of first appearance, indexes ascending."""
+    found: dict = {}
+    for i, key in enumerate(keys):
+        rows = found.get(key)
+        if rows is None:
+            found[key] = [i]
+        else:
+            rows.append(i)
+    return found
+
+
+def _pick(rows: list[int], values: list) -> list:
+    """``[values[i] for i in rows]``, without a Python-level loop."""
+    return [values[rows[0]]] if len(rows) == 1 else list(itemgetter(*rows)(values))
+
+
+def _counts(histogram: LogHistogram, values: list[float]) -> tuple[dict[int, int], int]:
+    """(bucket index -> how many, how many are zero) of ``values`` in ``histogram``."""
+    if min(values) >= ZERO_THRESHOLD:
+        return Counter(map(ceil, map(truediv, map(log, values), repeat(histogram.log_gamma)))), 0
+    positive = [v for v in values if v >= ZERO_THRESHOLD]
+    counts = Counter(map(histogram.index_of, positive))
+    return counts, len(values) - len(positive)
 
 
 def _bump(counter: dict[str, int], key: str, weight: int, other: str) -> None:

@@ -17,7 +17,9 @@ import codecs
 import csv
 import gzip
 import io
+import itertools
 import json
+import re
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,7 +33,13 @@ HEAD_BYTES = 64 * 1024
 PROGRESS_STEP = 256 * 1024
 MAX_LINE_CHARS = 4 * 1024 * 1024
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+# json.loads turns a few bytes into a much larger Python object ("[]," is a 56-byte list):
+# whole JSON documents may hold at most this many objects/arrays and values (","), which
+# bounds the memory of parsing one far below what the document cap alone would allow.
+MAX_JSON_CONTAINERS = 500_000
+MAX_JSON_VALUES = 4_000_000
 _CHUNK = 64 * 1024
+_TEXT_CHUNK = 131072  # characters decoded and split into lines at a time
 
 
 class ReadContext:
@@ -196,22 +204,79 @@ class Source:
 
     def lines(self, keep_ends: bool = False) -> Iterator[str]:
         """Yield the file's lines one by one (bounded length); raises ParseError."""
+        for _, batch in self.line_batches(keep_ends):
+            yield from batch
+
+    def line_batches(self, keep_ends: bool = False) -> Iterator[tuple[int, list[str]]]:
+        """The file's lines in batches: ``(number of the batch's first line, [lines])``.
+
+        The same lines as reading one line at a time (``\\n``, ``\\r\\n`` and ``\\r`` end a
+        line; at most MAX_LINE_CHARS characters each), split from large decoded chunks by
+        str methods instead of one readline call per line (raw-sample files have millions).
+        Bytes that are not UTF-8 make it read again from the start line by line, so the
+        lines before them come first and the error surfaces exactly where a line-by-line
+        reader meets it. Raises ParseError."""
         with translate_errors(self.name):
-            text = self.open_text()
-            number = 0
+            done = 1  # the number of the first line not yet handed out
+            try:
+                for number, batch in self._split_chunks(keep_ends):
+                    yield number, batch
+                    done = number + len(batch)
+                return
+            except UnicodeDecodeError:
+                pass
+            text, number = self.open_text(), 0
             while True:
                 line = text.readline(MAX_LINE_CHARS + 1)
                 if not line:
                     return
                 number += 1
                 if len(line) > MAX_LINE_CHARS:
-                    raise self.fail(f"line {number} is longer than {MAX_LINE_CHARS:,} characters.")
-                yield line if keep_ends else line.rstrip("\r\n")
+                    raise self._too_long(number)
+                if number >= done:
+                    yield number, [line if keep_ends else line.rstrip("\r\n")]
+
+    def _split_chunks(self, keep_ends: bool) -> Iterator[tuple[int, list[str]]]:
+        text = self.open_text()
+        number, carry = 1, ""
+        while True:
+            chunk = text.read(_TEXT_CHUNK)
+            if not chunk:
+                break
+            if chunk[-1] == "\r":  # keep a \r\n that straddles two chunks together
+                chunk += text.read(1)
+            cut = max(chunk.rfind("\n"), chunk.rfind("\r")) + 1
+            if cut:
+                body, carry = carry + chunk[:cut], chunk[cut:]
+                batch = _split_lines(body, keep_ends)
+                if len(body) > MAX_LINE_CHARS:  # else no line in it can be too long
+                    bad = _first_too_long(body)
+                    if bad is not None:  # the lines before it first, as one by one
+                        if bad:
+                            yield number, batch[:bad]
+                        raise self._too_long(number + bad)
+                yield number, batch
+                number += len(batch)
+            else:  # no line ends in this chunk: the line goes on
+                carry += chunk
+            if len(carry) > MAX_LINE_CHARS:
+                raise self._too_long(number)
+        if carry:
+            yield number, [carry]
+
+    def _too_long(self, number: int) -> ParseError:
+        return self.fail(f"line {number} is longer than {MAX_LINE_CHARS:,} characters.")
 
     def csv_rows(self, delimiter: str = ",") -> Iterator[list[str]]:
         """Yield CSV records (quoted newlines allowed); raises ParseError."""
         with translate_errors(self.name):
-            yield from csv.reader(self.lines(keep_ends=True), delimiter=delimiter, strict=True)
+            yield from self.csv_reader(delimiter)
+
+    def csv_reader(self, delimiter: str = ",") -> Iterator[list[str]]:
+        """The CSV records as a bare ``csv.reader`` (no generator in between, for hot loops
+        that read many records at a time): read it inside ``translate_errors``."""
+        lines = itertools.chain.from_iterable(batch for _, batch in self.line_batches(keep_ends=True))
+        return csv.reader(lines, delimiter=delimiter, strict=True)
 
     def read_document(self, limit: int = MAX_DOCUMENT_BYTES) -> str:
         """The whole file as text, for small whole-document formats; raises ParseError."""
@@ -242,6 +307,28 @@ class Source:
                 self._stream.seek(0)
 
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)")
+
+
+def _split_lines(body: str, keep_ends: bool) -> list[str]:
+    """Complete lines of ``body`` (which ends with a line end), split where readline splits:
+    at \\n, \\r\\n and \\r. str.splitlines also splits at a few other characters (\\v, \\f,
+    \\x1c-\\x1e, \\x85, \\u2028, \\u2029); when it found more lines than those three line
+    ends make, a regular expression splits instead."""
+    lines = body.splitlines(keep_ends)
+    if len(lines) == body.count("\n") + body.count("\r") - body.count("\r\n"):
+        return lines
+    lines = _LINE.findall(body)
+    return lines if keep_ends else [line.rstrip("\r\n") for line in lines]
+
+
+def _first_too_long(body: str) -> int | None:
+    """Index of the first line longer than MAX_LINE_CHARS counting its line end (as
+    ``readline(MAX_LINE_CHARS + 1)`` sees it), or None."""
+    lines = _split_lines(body, True)
+    return next((i for i, line in enumerate(lines) if len(line) > MAX_LINE_CHARS), None)
+
+
 def _read_up_to(stream: BinaryIO, size: int) -> bytes:
     chunks: list[bytes] = []
     remaining = size
@@ -258,10 +345,22 @@ def _reject_constant(token: str) -> Any:
     raise ParseError(f"contains {token}, which is not a number; figures must be finite.")
 
 
+def check_json_size(text: str, source: Source) -> None:
+    """ParseError when a JSON document holds more objects/arrays or values than any real
+    summary (see MAX_JSON_CONTAINERS); counted on the text, before anything is built."""
+    containers = text.count("{") + text.count("[")
+    if containers > MAX_JSON_CONTAINERS or text.count(",") > MAX_JSON_VALUES:
+        raise source.fail(
+            f"holds more than {MAX_JSON_CONTAINERS:,} JSON objects or {MAX_JSON_VALUES:,} "
+            "values, far more than a summary report has. Upload the tool's summary output."
+        )
+
+
 def loads_json(text: str, source: Source) -> Any:
     """json.loads with person-readable errors naming ``source``; raises ParseError."""
     if not text.strip():
         raise source.fail("is empty.")
+    check_json_size(text, source)
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except ParseError as exc:
@@ -273,6 +372,10 @@ def loads_json(text: str, source: Source) -> Any:
         ) from exc
     except RecursionError as exc:
         raise source.fail("is JSON nested too deeply to be a benchmark report.") from exc
+    except ValueError as exc:  # an integer literal beyond Python's digit limit (4300)
+        raise source.fail(
+            "contains a number with thousands of digits, which is not a plausible figure."
+        ) from exc
 
 
 def decode_head(head: bytes) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from itertools import islice
 
 from app.parsers.model import ParseError
 from app.parsers.streams import Source
@@ -22,6 +23,20 @@ def records(
     (unless ``allow_empty``) or a row whose field count differs from the header's.
     """
     rows = source.csv_rows()
+    header = read_header(source, rows, required, what)
+    seen = False
+    for number, row in enumerate(rows, start=2):
+        if is_data_row(source, number, row, len(header)):
+            seen = True
+            yield number, dict(zip(header, row))  # noqa: B905 (lengths checked just above)
+    if not seen and not allow_empty:
+        raise no_rows(source, what)
+
+
+def read_header(source: Source, rows: Iterator[list[str]], required: Iterable[str], what: str
+                ) -> list[str]:
+    """The header row (names stripped); raises ParseError for an empty file or a missing
+    required column."""
     header = next(rows, None)
     if header is None:
         raise source.fail("is empty.")
@@ -32,19 +47,39 @@ def records(
             f"is missing the column(s) {', '.join(missing)}, so it is not a {what} file "
             f"(its header is: {', '.join(header)[:200]})."
         )
-    seen = False
-    for number, row in enumerate(rows, start=2):
-        if not row or row == [""]:
-            continue
-        if len(row) != len(header):
-            raise source.fail(
-                f"row {number} has {len(row)} fields but the header has {len(header)}; "
-                "the file may be cut short or edited."
-            )
-        seen = True
-        yield number, dict(zip(header, row))  # noqa: B905 (lengths checked just above)
-    if not seen and not allow_empty:
-        raise source.fail(f"has a header but no rows: the {what} file holds no results.")
+    return header
+
+
+def is_data_row(source: Source, number: int, row: list[str], width: int) -> bool:
+    """False for a blank row (skipped); raises ParseError when the field count is not the
+    header's."""
+    if not row or row == [""]:
+        return False
+    if len(row) != width:
+        raise source.fail(
+            f"row {number} has {len(row)} fields but the header has {width}; "
+            "the file may be cut short or edited."
+        )
+    return True
+
+
+def no_rows(source: Source, what: str) -> ParseError:
+    return source.fail(f"has a header but no rows: the {what} file holds no results.")
+
+
+def row_batches(rows: Iterator[list[str]], size: int) -> Iterator[tuple[list[list[str]], Exception | None]]:
+    """CSV records in lists of up to ``size``, each with the error that stopped reading (or
+    None): the records read before a bad one still come first, as reading one at a time."""
+    while True:
+        batch: list[list[str]] = []
+        try:
+            batch.extend(islice(rows, size))
+        except Exception as exc:  # noqa: BLE001 - handed back with the rows before it
+            yield batch, exc
+            return
+        if not batch:
+            return
+        yield batch, None
 
 
 def at(number: int, column: str) -> str:

@@ -7,13 +7,14 @@ concurrency). Units are converted to milliseconds (FORMATS.md §5–7).
 
 from __future__ import annotations
 
+import math
 import re
 
 from app.parsers.model import Latency, ParsedRun, ParseError, Summary, error_rate
 from app.parsers.samples import RunAccumulator
 from app.parsers.streams import Source, translate_errors
 from app.parsers.tables import at, records
-from app.parsers.values import req_float, to_float, to_int
+from app.parsers.values import req_float, scaled, to_float, to_int
 
 TIME_UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 NAN_TOKENS = {"nan", "-nan", "NaN", "-NaN"}
@@ -38,7 +39,7 @@ def _duration_ms(token: str, what: str) -> float | None:
     match = _TIME.match(token)
     if match is None:
         raise ParseError(f"{what} is {token[:20]!r}, not a duration such as 1.5ms.")
-    return round(float(match["value"]) * TIME_UNITS_MS[match["unit"]], 9)
+    return scaled(float(match["value"]), TIME_UNITS_MS[match["unit"]])
 
 
 # -- wrk / wrk2 ---------------------------------------------------------------------------------
@@ -53,7 +54,7 @@ def parse_wrk(sources: list[Source]) -> ParsedRun:
 def _wrk_run(text: str) -> ParsedRun:
     if "unable to connect to" in text:
         raise ParseError("says wrk was unable to connect to the server, so the run has no results.")
-    done = _search(r"^\s*(\d+) requests in (\S+?), ", text)
+    done = _search(r"^[ \t]*(\d+) requests in (\S+?), ", text)
     rate = _search(r"^Requests/sec:\s*(\S+)", text)
     if done is None or rate is None:
         raise ParseError(
@@ -67,7 +68,7 @@ def _wrk_run(text: str) -> ParsedRun:
     run.errors = errors
     connect = errors.get("socket errors: connect", 0)
     failures = sum(errors.values())
-    threads = _search(r"^\s*(\d+) threads and (\d+) connections", text)
+    threads = _search(r"^[ \t]*(\d+) threads and (\d+) connections", text)
     duration = _duration_ms(done[2], "the run time")
     run.summary = Summary(
         requests=requests,
@@ -98,16 +99,16 @@ def _wrk_errors(text: str) -> dict[str, int]:
         for name, value in zip(
             ("connect", "read", "write", "timeout"), socket.groups(), strict=True
         ):
-            if int(value):
-                errors[f"socket errors: {name}"] = int(value)
+            if count := to_int(value, f"the {name} socket error count"):
+                errors[f"socket errors: {name}"] = count
     non_2xx = _search(r"Non-2xx or 3xx responses: (\d+)", text)
-    if non_2xx and int(non_2xx[1]):
-        errors["non-2xx or 3xx responses"] = int(non_2xx[1])
+    if non_2xx and (count := to_int(non_2xx[1], "the non-2xx or 3xx count")):
+        errors["non-2xx or 3xx responses"] = count
     return errors
 
 
 def _wrk_latency(text: str, wrk2: bool) -> Latency:
-    row = _search(r"^\s*Latency\s+(\S+)\s+(\S+)\s+(\S+)\s+\S+\s*$", text)
+    row = _search(r"^[ \t]*Latency[ \t]+(\S+)[ \t]+(\S+)[ \t]+(\S+)[ \t]+\S+[ \t\r]*$", text)
     percentiles = _wrk_percentiles(text)
     spectrum = _wrk2_spectrum(text) if wrk2 else {}
     return Latency(
@@ -204,7 +205,12 @@ def _ab_failures(text: str, run: ParsedRun) -> int:
     breakdown = _search(
         r"\(Connect: (\d+), Receive: (\d+), Length: (\d+), Exceptions: (\d+)\)", text
     )
-    parts = dict(zip(kinds, map(int, breakdown.groups()), strict=True)) if breakdown else {}
+    parts = (
+        {kind: to_int(n, f"the {kind} failure count") or 0
+         for kind, n in zip(kinds, breakdown.groups(), strict=True)}
+        if breakdown
+        else {}
+    )
     non_2xx = _ab_count(text, "Non-2xx responses")
     run.errors = {f"failed ({name})": n for name, n in parts.items() if n}
     if non_2xx:
@@ -221,7 +227,7 @@ def _ab_failures(text: str, run: ParsedRun) -> int:
 
 def _ab_latency(text: str) -> Latency:
     """The Total row of "Connection Times" (by column name) and the percentage table."""
-    header = _search(r"^\s+min\s+(.*)$", text)
+    header = _search(r"^[ \t]+min[ \t]+(.*)$", text)
     total = _search(r"^Total:\s+(.*)$", text)
     columns: dict[str, float] = {}
     if header and total:
@@ -246,11 +252,18 @@ def _ab_served(text: str) -> dict[int, float]:
     start = text.find("Percentage of the requests")
     if start < 0:
         return {}
-    rows = re.finditer(r"^\s*(\d+)%\s+(\d+(?:\.\d+)?)", text[start:], re.M)
-    return {int(m[1]): req_float(m[2], f"the {m[1]}% time") for m in rows}
+    rows = re.finditer(r"^[ \t]*(\d+)%[ \t]+(\d+(?:\.\d+)?)", text[start:], re.M)
+    return {
+        int(m[1]): req_float(m[2], f"the {m[1]}% time") for m in rows if len(m[1]) <= 3
+    }
 
 
 # -- hey ---------------------------------------------------------------------------------------
+def _is_error_status(code: str) -> bool:
+    """An HTTP status text that counts as a failure (>= 400, or not a status number at all)."""
+    return not (code.isascii() and code.isdigit() and len(code) <= 3) or int(code) >= 400
+
+
 def parse_hey(sources: list[Source]) -> ParsedRun:
     """hey's default text summary; raises ParseError."""
     source = _single(sources)
@@ -260,7 +273,7 @@ def parse_hey(sources: list[Source]) -> ParsedRun:
 
 
 def _hey_seconds(text: str, label: str) -> float | None:
-    match = _search(rf"^\s*{re.escape(label)}:\s*(\S+)", text)
+    match = _search(rf"^[ \t]*{re.escape(label)}:[ \t]*(\S+)", text)
     if match is None or match[1] in NAN_TOKENS:
         return None
     return to_float(match[1], f"“{label}”")
@@ -279,8 +292,13 @@ def _hey_section(text: str, title: str) -> list[str]:
 
 
 def _hey_run(text: str) -> ParsedRun:
-    if "Summary:" not in text or _search(r"^\s*Total:", text) is None:
+    if "Summary:" not in text or _search(r"^[ \t]*Total:", text) is None:
         raise ParseError("has no “Summary:” block with “Total:”; the hey output is incomplete.")
+    if "Status code distribution:" not in text and "Error distribution:" not in text:
+        raise ParseError(
+            "has no “Status code distribution:” (or “Error distribution:”) block; the hey "
+            "output is incomplete or the run made no requests."
+        )
     run = ParsedRun(format="hey", tool="hey")
     requests, failures = _hey_counts(text, run)
     run.summary = Summary(
@@ -303,13 +321,15 @@ def _hey_counts(text: str, run: ParsedRun) -> tuple[int, int]:
     for line in _hey_section(text, "Status code distribution:"):
         match = re.match(r"^\s*\[(\d+)\]\s+(\d+) responses", line)
         if match:
-            run.status_codes[match[1]] = run.status_codes.get(match[1], 0) + int(match[2])
+            count = to_int(match[2], f"the count of status {match[1][:10]}") or 0
+            run.status_codes[match[1]] = run.status_codes.get(match[1], 0) + count
     for line in _hey_section(text, "Error distribution:"):
         match = re.match(r"^\s*\[(\d+)\]\s+(.*)$", line)
         if match:
-            run.errors[match[2].strip()] = run.errors.get(match[2].strip(), 0) + int(match[1])
+            count = to_int(match[1], "an error count") or 0
+            run.errors[match[2].strip()] = run.errors.get(match[2].strip(), 0) + count
     transport = sum(run.errors.values())
-    http_errors = sum(n for code, n in run.status_codes.items() if int(code) >= 400)
+    http_errors = sum(n for code, n in run.status_codes.items() if _is_error_status(code))
     if http_errors:
         run.errors["HTTP status >= 400"] = http_errors
     return sum(run.status_codes.values()) + transport, http_errors + transport
@@ -318,13 +338,13 @@ def _hey_counts(text: str, run: ParsedRun) -> tuple[int, int]:
 def _hey_latency(text: str) -> Latency:
     """Summary seconds and the "Latency distribution" lines, in milliseconds."""
     percentiles = {
-        int(m[1]): round(float(m[2]) * 1000, 9)
-        for m in re.finditer(r"^\s*(\d+)%+ in (\d+(?:\.\d+)?) secs", text, re.M)
+        int(m[1]): scaled(req_float(m[2], f"the {m[1][:3]}% latency"), 1000.0)
+        for m in re.finditer(r"^[ \t]*(\d{1,3})%+ in (\d+(?:\.\d+)?) secs", text, re.M)
     }
 
     def ms(label: str) -> float | None:
         value = _hey_seconds(text, label)
-        return round(value * 1000, 9) if value is not None else None
+        return scaled(value, 1000.0)
 
     return Latency(
         avg=ms("Average"),
@@ -347,10 +367,13 @@ def parse_hey_csv(sources: list[Source]) -> ParsedRun:
             offset = req_float(row["offset"], at(number, "offset"))
             status = row["status-code"].strip()
             key = (None, "(all requests)")
-            acc.span(offset, offset + latency)
+            end, ms = offset + latency, latency * 1000
+            if end == math.inf or ms == math.inf:
+                raise source.fail(f"row {number} has a time too large to be a measurement.")
+            acc.span(offset, end)
             acc.request(offset, key, status=status)
-            acc.latency(offset, key, latency * 1000)
-            if not status.isdigit() or int(status) >= 400:
+            acc.latency(offset, key, ms)
+            if _is_error_status(status):
                 acc.failure(offset, key, message=f"HTTP {status}")
     run = ParsedRun(
         format="hey-csv", tool="hey", rps_method="recomputed: responses / (last end − first start)"

@@ -14,6 +14,7 @@ from typing import Any
 from app.parsers.model import ParseError
 
 NOT_AVAILABLE = frozenset({"", "N/A", "n/a", "-"})
+MAX_COUNT = 2**53  # the largest whole number a float holds exactly; no real run counts more
 
 
 def to_float(raw: Any, what: str, *, optional: bool = False) -> float | None:
@@ -27,7 +28,10 @@ def to_float(raw: Any, what: str, *, optional: bool = False) -> float | None:
     if isinstance(raw, bool):
         raise ParseError(f"{what} is {raw!r}, but it must be a number.")
     if isinstance(raw, int | float):
-        value = float(raw)
+        try:
+            value = float(raw)
+        except OverflowError:  # a JSON integer with hundreds of digits
+            raise ParseError(f"{what} is {_show(raw)}, a number too large to be a figure.") from None
     elif isinstance(raw, str):
         try:
             value = float(raw.strip())
@@ -64,6 +68,8 @@ def to_int(raw: Any, what: str, *, optional: bool = False) -> int | None:
         return None
     if not value.is_integer():
         raise ParseError(f"{what} is {_show(raw)}, but it must be a whole number.")
+    if value > MAX_COUNT:  # sums and ratios of such counts would overflow a float
+        raise ParseError(f"{what} is {_show(raw)}, too large to be a count.")
     return int(value)
 
 
@@ -87,7 +93,12 @@ def scaled(value: float | None, factor: float) -> float | None:
 
     Rounded to 9 decimals so conversions do not show binary noise such as 1006.9999999999999.
     """
-    return None if value is None else round(value * factor, 9)
+    if value is None:
+        return None
+    result = value * factor
+    if not math.isfinite(result):  # e.g. 1e308 seconds in milliseconds
+        raise ParseError(f"has a figure ({value:.4g}) too large to be a measurement.")
+    return round(result, 9)
 
 
 def as_dict(raw: Any, what: str) -> dict[str, Any]:
@@ -123,5 +134,8 @@ def _kind(raw: Any) -> str:
 
 
 def _show(raw: Any) -> str:
-    text = repr(raw)
+    try:
+        text = repr(raw)
+    except ValueError:  # an integer beyond Python's str conversion limit
+        return "a number with thousands of digits"
     return text if len(text) <= 40 else text[:37] + "..."

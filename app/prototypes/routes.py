@@ -50,8 +50,8 @@ def _cited_note(review, note_id: int):
 mapping.register_evidence("note", mapping.EvidenceSource(
     label="Prototype note",
     resolve=_cited_note,
-    options=lambda review: [(n.id, f"{n.candidate.name} — {n.title}")
-                            for n in notes.notes_for_review(review)],
+    options=lambda review: [(note_id, f"{candidate} — {title}")
+                            for note_id, candidate, title in notes.note_titles(review)],
     url=lambda review, note_id: url_for("prototypes.show_note", review_id=review.id, note_id=note_id),
 ))
 bp.add_app_template_filter(render_markdown, "markdown")

@@ -41,3 +41,34 @@ def region(name: str, step: Step, block: str) -> None:
 
 def find_region(name: str) -> tuple[Step, str] | None:
     return _REGIONS.get(name)
+
+
+def live_regions() -> dict[str, tuple[Step, str]]:
+    """Every declared live region: name -> (step, block)."""
+    return dict(_REGIONS)
+
+
+class Lazy:
+    """A list read on first use, at most once: for context a block may not render (the
+    evidence options of the scoring form are not needed once the round is revealed)."""
+
+    def __init__(self, load: Callable[[], object]) -> None:
+        self._load, self._items = load, None
+
+    @property
+    def items(self) -> list:
+        if self._items is None:
+            self._items = list(self._load())
+        return self._items
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index):
+        return self.items[index]
+
+    def __bool__(self) -> bool:
+        return bool(self.items)

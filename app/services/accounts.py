@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
+from datetime import timedelta
+
 from flask import current_app
 
 from app.extensions import db
-from app.models import User
+from app.models import LoginSession, User
+from app.models.accounts import login_key_hash
+from app.models.base import utcnow
 from app.services import audit, passwords
 from app.services.errors import AuthenticationFailed, Invalid
 
@@ -79,9 +84,43 @@ def change_password(user: User, current: str, new: str) -> None:
     check_new_password(new)
     user.password_hash = passwords.hash_password(new, _profile())
     user.rotate_session_token()
+    db.session.execute(db.delete(LoginSession).where(LoginSession.user_id == user.id))
     audit.record("auth.password_changed", actor=user)
     db.session.commit()
 
 
-def load_user(session_token: str) -> User | None:
-    return db.session.scalar(db.select(User).where(User.session_token == session_token))
+def _login_lifetime() -> timedelta:
+    return current_app.config["PERMANENT_SESSION_LIFETIME"]
+
+
+def open_login(user: User) -> str:
+    """Start one browser's login: store the hash of a fresh key and return the key, which the
+    session cookie carries. A login lasts at most PERMANENT_SESSION_LIFETIME from here; rows
+    of this user's logins that are older are removed."""
+    key = secrets.token_urlsafe(32)
+    db.session.execute(db.delete(LoginSession).where(
+        LoginSession.user_id == user.id, LoginSession.created_at < utcnow() - _login_lifetime()))
+    db.session.add(LoginSession(user_id=user.id, key_hash=login_key_hash(key)))
+    db.session.commit()
+    return key
+
+
+def end_login(login_key: str | None) -> None:
+    """Log one browser out server side: its cookie (and any copy of it) stops working."""
+    if login_key:
+        db.session.execute(db.delete(LoginSession).where(
+            LoginSession.key_hash == login_key_hash(login_key)))
+        db.session.commit()
+
+
+def load_user(session_token: str, login_key: str | None) -> User | None:
+    """The user a session cookie names, if that login is still open on the server."""
+    if not session_token or not login_key:
+        return None
+    return db.session.scalar(
+        db.select(User).join(LoginSession, LoginSession.user_id == User.id).where(
+            User.session_token == session_token,
+            LoginSession.key_hash == login_key_hash(login_key),
+            LoginSession.created_at >= utcnow() - _login_lifetime(),
+        )
+    )

@@ -18,8 +18,11 @@ import logging
 import math
 import os
 import re
+import secrets
+import socket
 import tempfile
 import time
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +30,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from flask import current_app
+from sqlalchemy import or_, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import joinedload
 
 from app import realtime
 from app.extensions import db, socketio
@@ -179,10 +185,13 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def display_name(raw: str | None) -> str:
-    """The file's own name without any directory part or control characters (for people)."""
+    """The file's own name without any directory part, control or invisible formatting
+    characters (bidi overrides would disguise the extension); for people, never a path."""
     name = re.split(r"[\\/]", raw or "")[-1]
-    name = _CONTROL.sub("", name).strip()
-    return name[:255] or "upload"
+    name = "".join(ch for ch in _CONTROL.sub("", name)
+                   if unicodedata.category(ch) not in ("Cc", "Cf")).strip()
+    name = name[:255]
+    return name if name.strip(".") else "upload"
 
 
 def upload_root() -> Path:
@@ -195,13 +204,49 @@ def blob_path(sha256: str) -> Path:
     return upload_root() / sha256[:2] / sha256
 
 
+# Files people upload by mistake, told apart by their magic bytes (the name is never trusted):
+# refused by what they are before anything is kept or parsed. gzip (1f 8b) is accepted.
+_ARCHIVE_HINT = "Unpack it and upload the tool's result files (plain or .gz)."
+_NOT_RESULTS = "Upload the load-testing tool's own output instead."
+KNOWN_BINARIES: tuple[tuple[re.Pattern[bytes], str, str], ...] = tuple(
+    (re.compile(pattern, re.S), what, hint) for pattern, what, hint in (
+        (rb"PK\x03\x04|PK\x05\x06|PK\x07\x08", "a ZIP archive (or an Office document)",
+         _ARCHIVE_HINT),
+        (rb"\x7fELF", "a program (ELF executable)", _NOT_RESULTS),
+        (rb"MZ.{0,62}\x00", "a Windows program (EXE/DLL)", _NOT_RESULTS),
+        (rb"\xfe\xed\xfa[\xce\xcf]|[\xce\xcf]\xfa\xed\xfe|\xca\xfe\xba\xbe",
+         "a macOS program or Java class file", _NOT_RESULTS),
+        (rb"%PDF-", "a PDF document", _NOT_RESULTS),
+        (rb"\x89PNG\r\n\x1a\n|\xff\xd8\xff|GIF8[79]a", "an image", _NOT_RESULTS),
+        (rb"7z\xbc\xaf\x27\x1c|Rar!\x1a\x07|\xfd7zXZ\x00|\x28\xb5\x2f\xfd|BZh[1-9]1AY&SY",
+         "a compressed archive (7z, RAR, xz, zstd or bzip2); only gzip is read", _ARCHIVE_HINT),
+        (rb".{257}ustar", "a tar archive", _ARCHIVE_HINT),
+        (rb"SQLite format 3\x00", "an SQLite database", _NOT_RESULTS),
+        (rb"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Microsoft Office document",
+         _NOT_RESULTS),
+    ))
+
+
+def refuse_known_binary(name: str, head: bytes) -> None:
+    """RejectedFile when the first bytes of a file are an archive, a program, a document or
+    an image: a clear answer instead of a parse failure (or of a parser reading garbage)."""
+    for pattern, what, hint in KNOWN_BINARIES:
+        if pattern.match(head):
+            raise RejectedFile(f"“{display_name(name)}” is {what}, not a load-test result, "
+                               f"whatever its name says. {hint}", field="files")
+
+
 def _store_one(upload: IncomingFile, tmp_dir: Path) -> StoredFile:
-    """Copy the stream to disk in chunks while hashing it; then move it to its address."""
+    """Copy the stream to disk in chunks while hashing it; then move it to its address.
+    A file that is recognisably no result file (see KNOWN_BINARIES) is refused at its first
+    chunk, before it is written."""
     digest, size = hashlib.sha256(), 0
     fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="upload-")
     try:
         with os.fdopen(fd, "wb") as out:
             while chunk := upload.stream.read(CHUNK):
+                if not size:
+                    refuse_known_binary(upload.name, chunk)
                 digest.update(chunk)
                 out.write(chunk)
                 size += len(chunk)
@@ -262,6 +307,48 @@ def _check_finite(value, where: str = "") -> None:
             _check_finite(item, where)
 
 
+# What no real run reaches: a figure beyond these is a damaged or edited file (a timestamp
+# read as a count, an added digit), refused rather than stored, compared and charted.
+MAX_PLAUSIBLE_COUNT = 1e13  # requests, failures, status and error counts
+MAX_PLAUSIBLE_RPS = 1e9
+MAX_PLAUSIBLE_LATENCY_MS = 1e9  # 11.6 days
+MAX_PLAUSIBLE_SECONDS = 1e9  # 31.7 years of run time
+MAX_PLAUSIBLE_USERS = 1e8
+PLAUSIBLE_YEARS = range(1990, 2200)
+
+
+def _check_plausible(parsed: ParsedRun) -> None:
+    """ParseError naming the first figure of the run that no real measurement reaches."""
+    def rows(prefix: str, requests, failures, rps, latency) -> list[tuple[str, object, float]]:
+        return [(f"{prefix}request count", requests, MAX_PLAUSIBLE_COUNT),
+                (f"{prefix}failure count", failures, MAX_PLAUSIBLE_COUNT),
+                (f"{prefix}requests/s", rps, MAX_PLAUSIBLE_RPS),
+                *((f"{prefix}{key} latency (ms)", value, MAX_PLAUSIBLE_LATENCY_MS)
+                  for key, value in vars(latency).items())]
+
+    s = parsed.summary
+    checks = [*rows("the ", s.requests, s.failures, s.rps, s.latency_ms),
+              ("the duration (s)", s.duration_s, MAX_PLAUSIBLE_SECONDS),
+              ("the concurrency", s.concurrency, MAX_PLAUSIBLE_USERS)]
+    for e in parsed.endpoints:
+        checks += rows(f"“{e.name[:40]}”: the ", e.requests, e.failures, e.rps, e.latency_ms)
+    for p in parsed.timeseries:
+        checks += [("a time-series offset (s)", p.t_s, MAX_PLAUSIBLE_SECONDS),
+                   ("a time-series requests/s", p.rps, MAX_PLAUSIBLE_RPS),
+                   ("a time-series p95 (ms)", p.p95_ms, MAX_PLAUSIBLE_LATENCY_MS),
+                   ("a time-series user count", p.users, MAX_PLAUSIBLE_USERS)]
+    checks += [(f"the count of status {code[:10]}", n, MAX_PLAUSIBLE_COUNT)
+               for code, n in parsed.status_codes.items()]
+    checks += [("an error count", n, MAX_PLAUSIBLE_COUNT) for n in parsed.errors.values()]
+    for what, value, limit in checks:
+        if isinstance(value, int | float) and value > limit:
+            raise ParseError(f"The file says {what} is {value:.4g}, more than any real run "
+                             f"({limit:,.0f}). Upload the tool's unedited output.")
+    if parsed.started_at and parsed.started_at.year not in PLAUSIBLE_YEARS:
+        raise ParseError(f"The file says the run started in the year {parsed.started_at.year}. "
+                         "Upload the tool's unedited output.")
+
+
 def parse_stored(stored: list[StoredFile], fmt: str | None, expected_tool: str | None,
                  progress: Callable[[int], None] | None = None) -> ParsedRun:
     """Parse stored files as one run. Raises RejectedFile (only) for anything unreadable."""
@@ -272,6 +359,7 @@ def parse_stored(stored: list[StoredFile], fmt: str | None, expected_tool: str |
         parsed = parse_run(streams, fmt, progress=progress,
                            max_decompressed_bytes=current_app.config["BENCHMARK_MAX_DECOMPRESSED_BYTES"])
         _check_finite(parsed.to_dict())
+        _check_plausible(parsed)
     except ParseError as err:
         raise RejectedFile(err.message, field="files") from None
     except Exception:  # a parser bug must still answer the uploader, not 500
@@ -360,30 +448,88 @@ def ingest_run(actor: User, review: Review, candidate_ref, files: list[IncomingF
 
 
 # --- background parsing of large uploads ----------------------------------------------------
+#
+# A large upload is parsed in a background task by one worker at a time, and only that worker
+# may finish it — in the embedded process and across scale-out processes alike:
+#
+# - the claim: the upload is created already claimed by the process that received it
+#   (``claimed_by`` host:pid:token, ``lease_until``); the scheduler of any process takes over a
+#   parse whose lease ran out (``resume_interrupted``) with a conditional UPDATE ... WHERE the
+#   lease is still expired, so of racing claimers exactly one hits the row;
+# - the lease: every progress report renews it, again only while the claim is this worker's;
+#   a worker that finds its claim taken over stops parsing (``LeaseLost``);
+# - the finish: the run is added in the same transaction as ``UPDATE ... SET status = 'done'
+#   WHERE claimed_by = <this worker> AND status = 'parsing'``; when that hits no row the whole
+#   transaction is rolled back, so one upload never becomes two runs.
+
+MAX_PARSE_ATTEMPTS = 3  # claims of one upload before it is given up (its file kills the parser)
+RESUME_BATCH = 2  # interrupted parses one process takes over per scheduler pass
+DEFAULT_LEASE_S = 60.0
+
+
+class LeaseLost(BaseException):
+    """This worker's claim on a background parse was taken over (its lease ran out): stop.
+
+    A BaseException so that it passes through the handlers for ordinary errors in the parsers
+    and in ``parse_stored``, which would otherwise report it as an unreadable file."""
+
+
+class ProgressNotSaved(BaseException):
+    """The database refused a progress report (it is unreachable, say): stop without blaming
+    the file. The claim stays; once its lease runs out the scheduler takes the parse over."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_lease() -> timedelta:
+    """How long a claim holds without a progress report (``BENCHMARK_PARSE_LEASE_S``)."""
+    return timedelta(seconds=float(current_app.config.get("BENCHMARK_PARSE_LEASE_S",
+                                                          DEFAULT_LEASE_S)))
+
+
+def _claim_token() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"[-120:]
+
+
+def _held_by(upload_id: int, claim: str) -> tuple:
+    table = BenchmarkUpload.__table__
+    return (table.c.id == upload_id, table.c.status == UploadStatus.PARSING.value,
+            table.c.claimed_by == claim)
+
+
+def _lease_expired(now: datetime) -> tuple:
+    table = BenchmarkUpload.__table__
+    return (table.c.status == UploadStatus.PARSING.value,
+            or_(table.c.lease_until.is_(None), table.c.lease_until < now))
+
 
 def _start_upload(actor, review, candidate, stored, entered, fmt, expected_tool) -> BenchmarkUpload:
+    claim = _claim_token()
     upload = BenchmarkUpload(
         review_id=review.id, candidate_id=candidate.id, created_by_id=actor.id,
         files=[f.as_dict() for f in stored], bytes_total=sum(f.bytes for f in stored),
         details=entered | {"format": fmt, "expected_tool": expected_tool},
+        claimed_by=claim, lease_until=_now() + parse_lease(), attempts=1,
     )
     db.session.add(upload)
     db.session.commit()
-    socketio.start_background_task(run_upload, current_app._get_current_object(), upload.id)
+    socketio.start_background_task(run_upload, current_app._get_current_object(), upload.id, claim)
     realtime.push_refresh(review.id, UPLOADS_REGION)
     return upload
 
 
-def run_upload(app, upload_id: int) -> None:
+def run_upload(app, upload_id: int, claim: str) -> None:
     """The background task: its own app context and database session."""
     with app.app_context():
         try:
-            parse_upload(upload_id)
+            parse_upload(upload_id, claim)
         except Exception:
             log.exception("background parse of upload %s failed", upload_id)
             db.session.rollback()
             _fail_upload(upload_id, "The upload could not be processed (this was logged). "
-                                    "Try again.")
+                                    "Try again.", claim=claim)
         finally:
             db.session.remove()
 
@@ -400,44 +546,141 @@ class _Throttle:
         return False
 
 
-def parse_upload(upload_id: int) -> BenchmarkRun | None:
-    """Parse a background upload, reporting progress (throttled); create its run or record why
-    the files were rejected (and remove them)."""
+def _renew(upload_id: int, claim: str, read: int) -> None:
+    """Record progress and extend the lease while ``claim`` still holds the upload; raise
+    LeaseLost (after rolling back) when it does not."""
+    table = BenchmarkUpload.__table__
+    renewed = db.session.execute(update(table).where(*_held_by(upload_id, claim)).values(
+        bytes_read=read, lease_until=_now() + parse_lease())).rowcount == 1
+    if not renewed:
+        db.session.rollback()
+        raise LeaseLost(upload_id)
+    db.session.commit()
+
+
+def parse_upload(upload_id: int, claim: str) -> BenchmarkRun | None:
+    """Parse a background upload as the worker holding ``claim``: report progress (throttled;
+    each report renews the lease), then create its run or record why the files were rejected
+    (and remove them). Returns None, writing nothing, when the upload is gone, finished or held
+    by another worker — also when that happens while this worker parses."""
     upload = db.session.get(BenchmarkUpload, upload_id)
-    if upload is None or upload.status != UploadStatus.PARSING:
+    if upload is None or upload.status != UploadStatus.PARSING or upload.claimed_by != claim:
+        db.session.rollback()
         return None
-    review_id, throttle = upload.review_id, _Throttle(PROGRESS_INTERVAL_S)
+    review_id, total = upload.review_id, upload.bytes_total
+    stored = [StoredFile(**f) for f in upload.files]
+    details = dict(upload.details)
+    fmt, expected_tool = details.pop("format"), details.pop("expected_tool")
+    db.session.rollback()  # hold no transaction open while the files are read
+    throttle = _Throttle(PROGRESS_INTERVAL_S)
 
     def progress(read: int) -> None:
         if throttle.ready():
-            upload.bytes_read = min(read, upload.bytes_total)
-            db.session.commit()
-            realtime.push_refresh(review_id, UPLOADS_REGION)
+            try:
+                _renew(upload_id, claim, min(read, total))
+                realtime.push_refresh(review_id, UPLOADS_REGION)
+            except SQLAlchemyError as err:
+                raise ProgressNotSaved(upload_id) from err
 
-    stored = [StoredFile(**f) for f in upload.files]
-    details = dict(upload.details)
     try:
-        parsed = parse_stored(stored, details.pop("format"), details.pop("expected_tool"), progress)
+        parsed = parse_stored(stored, fmt, expected_tool, progress)
     except RejectedFile as err:
-        _fail_upload(upload_id, err.message)
+        _fail_upload(upload_id, err.message, claim=claim)
         return None
-    review = db.session.get(Review, review_id)
+    except LeaseLost:
+        log.warning("background parse of upload %s was taken over by another worker; "
+                    "this one stopped", upload_id)
+        return None
+    except ProgressNotSaved:
+        log.exception("background parse of upload %s stopped: its progress could not be "
+                      "saved; it is taken over once its lease runs out", upload_id)
+        db.session.rollback()
+        return None
+    return _finish_upload(upload_id, claim, parsed, stored, details)
+
+
+def _finish_upload(upload_id: int, claim: str, parsed: ParsedRun, stored: list[StoredFile],
+                   details: dict) -> BenchmarkRun | None:
+    """Add the run and mark the upload done in one transaction, committed only while ``claim``
+    still holds the upload (the guard UPDATE locks the row until the commit)."""
+    upload = db.session.get(BenchmarkUpload, upload_id)
+    if upload is None or upload.claimed_by != claim:
+        db.session.rollback()
+        return None
+    review = db.session.get(Review, upload.review_id)
     run = _new_run(upload.created_by, review, upload.candidate, parsed, stored, details)
-    upload.status, upload.run_id = UploadStatus.DONE.value, run.id
-    upload.bytes_read = upload.bytes_total
-    _commit_run(review, stored)
-    realtime.push_refresh(review_id, UPLOADS_REGION)
+    table = BenchmarkUpload.__table__
+    held = db.session.execute(update(table).where(*_held_by(upload_id, claim)).values(
+        status=UploadStatus.DONE.value, run_id=run.id, bytes_read=table.c.bytes_total,
+        lease_until=None)).rowcount == 1
+    if not held:
+        db.session.rollback()
+        log.warning("background parse of upload %s finished after another worker took it "
+                    "over; its result was dropped", upload_id)
+        return None
+    db.session.commit()
+    realtime.push_refresh(review.id, REGION, UPLOADS_REGION)
     return run
 
 
-def _fail_upload(upload_id: int, message: str) -> None:
-    upload = db.session.get(BenchmarkUpload, upload_id)
-    if upload is None:
-        return
-    upload.status, upload.message = UploadStatus.FAILED.value, message
+def _fail_upload(upload_id: int, message: str, *, claim: str | None = None,
+                 expired_before: datetime | None = None) -> bool:
+    """Mark a parsing upload failed and remove its files, only while ``claim`` holds it (or,
+    giving up an interrupted parse, while its lease is still expired at ``expired_before``).
+    Returns whether this call failed it."""
+    table = BenchmarkUpload.__table__
+    guard = _held_by(upload_id, claim) if claim is not None else (
+        table.c.id == upload_id, *_lease_expired(expired_before or _now()))
+    failed = db.session.execute(update(table).where(*guard).values(
+        status=UploadStatus.FAILED.value, message=message, lease_until=None)).rowcount == 1
+    if not failed:
+        db.session.rollback()
+        return False
     db.session.commit()  # no longer "parsing", so its files are no longer referenced
-    discard(upload.files)
-    realtime.push_refresh(upload.review_id, UPLOADS_REGION)
+    upload = db.session.get(BenchmarkUpload, upload_id)
+    if upload is not None:
+        discard(upload.files)
+        realtime.push_refresh(upload.review_id, UPLOADS_REGION)
+    return True
+
+
+def resume_interrupted(now: datetime | None = None) -> list[int]:
+    """Take over background parses whose lease ran out (their process died, or hung): claim
+    each with a conditional UPDATE — of several processes exactly one wins — and parse it in a
+    background task of this process. Returns the ids taken over (at most RESUME_BATCH a pass).
+
+    An upload claimed MAX_PARSE_ATTEMPTS times already is given up (failed, files removed): it
+    is the file that kills its parser. One whose files this host cannot read (kept on another
+    host's disk) is left to a process that can; without one it shows as interrupted (is_stale)
+    and its uploader dismisses it."""
+    now = now or _now()
+    table = BenchmarkUpload.__table__
+    rows = db.session.execute(db.select(table.c.id, table.c.files, table.c.attempts)
+                              .where(*_lease_expired(now)).order_by(table.c.id)).all()
+    db.session.rollback()
+    taken: list[int] = []
+    for upload_id, files, attempts in rows:
+        if len(taken) >= RESUME_BATCH:
+            break
+        if attempts >= MAX_PARSE_ATTEMPTS:
+            _fail_upload(upload_id, f"The upload could not be processed: its parse was "
+                                    f"interrupted {attempts} times. Nothing was stored; try "
+                                    "again, or upload the files in smaller parts.",
+                         expired_before=now)
+            continue
+        if not all(blob_path(f["sha256"]).is_file() for f in files):
+            continue
+        claim = _claim_token()
+        won = db.session.execute(update(table).where(table.c.id == upload_id, *_lease_expired(now))
+                                 .values(claimed_by=claim, lease_until=_now() + parse_lease(),
+                                         attempts=table.c.attempts + 1)).rowcount == 1
+        db.session.commit()
+        if won:
+            log.warning("resuming the interrupted background parse of upload %s", upload_id)
+            socketio.start_background_task(run_upload, current_app._get_current_object(),
+                                           upload_id, claim)
+            taken.append(upload_id)
+    return taken
 
 
 def uploads_for(viewer: User, review: Review) -> list[BenchmarkUpload]:
@@ -448,7 +691,8 @@ def uploads_for(viewer: User, review: Review) -> list[BenchmarkUpload]:
 
 
 def is_stale(upload: BenchmarkUpload, now: datetime | None = None) -> bool:
-    """A parse that made no progress for STALE_AFTER was interrupted (e.g. a restart)."""
+    """A parse that made no progress for STALE_AFTER was interrupted and not taken over (e.g.
+    no scheduler runs, or no process can read its files)."""
     now = now or datetime.now(UTC)
     return upload.status == UploadStatus.PARSING and now - upload.updated_at > STALE_AFTER
 
@@ -474,7 +718,8 @@ def runs_of(review: Review) -> list[BenchmarkRun]:
     return list(db.session.scalars(
         db.select(BenchmarkRun).join(Candidate, BenchmarkRun.candidate_id == Candidate.id)
         .where(BenchmarkRun.review_id == review.id)
-        .order_by(Candidate.position, BenchmarkRun.created_at.desc(), BenchmarkRun.id.desc())))
+        .order_by(Candidate.position, BenchmarkRun.created_at.desc(), BenchmarkRun.id.desc())
+        .options(joinedload(BenchmarkRun.created_by))))  # the list names who uploaded each run
 
 
 def get_run(review: Review, run_id: int) -> BenchmarkRun:
@@ -577,8 +822,10 @@ def fmt_number(value, digits: int = 1) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def measurable_constraints(review: Review) -> list[Constraint]:
-    return [c for c in constraints.constraints_of(review)
+def measurable_constraints(review: Review, rows: list[Constraint] | None = None) -> list[Constraint]:
+    """The constraints a run is checked against; ``rows``: the review's constraints when the
+    caller has read them already."""
+    return [c for c in (constraints.constraints_of(review) if rows is None else rows)
             if c.kind_enum.spec.measurable and c.target is not None]
 
 

@@ -4,11 +4,16 @@ Nothing loads from elsewhere: pygal's own tooltip script (``js``) is off, and th
 script and comments it still embeds are removed from the tree, so the markup is plain SVG
 that works the same on the page, in the print view and pushed over htmx. Labels (candidate
 names, run labels) are text nodes serialized by ElementTree, so they are always escaped.
+
+pygal's ``<style>`` element is removed too: the Content-Security-Policy (app/edge.py) takes
+style sheets only from this site, so a chart's look comes from :func:`stylesheet`, pygal's
+own rules served as ``/charts.css`` and linked from every page (templates/base.html).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from xml.etree import ElementTree as ET
 
 import pygal
@@ -51,20 +56,42 @@ class Chart:
 
 
 def to_markup(chart, key: str) -> Markup:
-    """Render a pygal chart to SVG without scripts or comments. pygal names each chart with a
-    random id (its CSS is scoped to it); ``chart-<key>`` replaces it, so the same data always
-    renders the same markup (the page, the htmx partial and the print view agree)."""
+    """Render a pygal chart to SVG without scripts, comments or style element (its look comes
+    from :func:`stylesheet`). pygal names each chart with a random id; ``chart-<key>``
+    replaces it, so the same data always renders the same markup (the page, the htmx
+    partial and the print view agree)."""
     tree = chart.render_tree()
     for parent in tree.iter():
         for child in list(parent):
-            if child.tag is ET.Comment or (isinstance(child.tag, str)
-                                           and child.tag.rsplit("}", 1)[-1] == "script"):
+            if child.tag is ET.Comment or _local_name(child) in ("script", "style"):
                 parent.remove(child)
     random_id = tree.get("id")
     svg = ET.tostring(tree, encoding="unicode")
     if random_id:
         svg = svg.replace(random_id, f"chart-{key}")
     return Markup(svg)  # noqa: S704 (serialized by ElementTree: every text is escaped)
+
+
+def _local_name(element) -> str:
+    return element.tag.rsplit("}", 1)[-1] if isinstance(element.tag, str) else ""
+
+
+# pygal scopes its CSS to one chart's id; the shared sheet scopes it to pygal's svg element.
+STYLESHEET_SCOPE = "svg.pygal-chart"
+STYLESHEET_SERIES = 32  # colours for this many series (more candidates than any review has)
+
+
+@cache
+def stylesheet() -> str:
+    """The CSS of every chart: what pygal embeds in each chart for STYLE (fonts, axes, the
+    colours of up to STYLESHEET_SERIES series, the time-series line width), scoped to
+    ``svg.pygal-chart``. Served as ``/charts.css``."""
+    chart = pygal.XY(**XY_OPTIONS, **BASE)
+    for i in range(STYLESHEET_SERIES):
+        chart.add(f"series {i}", [(0, i)])
+    tree = chart.render_tree()
+    css = "\n".join(el.text or "" for el in tree.iter() if _local_name(el) == "style")
+    return css.replace("#" + tree.get("id"), STYLESHEET_SCOPE) + "\n"
 
 
 def _bar(key: str, y_title: str, names: list[str], series: list[tuple[str, list]],
@@ -122,9 +149,12 @@ def downsample(points: list, limit: int = MAX_POINTS) -> list:
     return points[::step]
 
 
+XY_OPTIONS = dict(stroke=True, stroke_style={"width": 2.5}, show_dots=False,
+                  allow_interruptions=True)
+
+
 def _xy(key: str, y_title: str, series: list[tuple[str, list]]) -> Markup:
-    chart = pygal.XY(x_title="seconds from start", y_title=y_title, stroke=True,
-                     stroke_style={"width": 2.5}, show_dots=False, allow_interruptions=True,
+    chart = pygal.XY(x_title="seconds from start", y_title=y_title, **XY_OPTIONS,
                      value_formatter=lambda v: fmt_number(v),
                      x_value_formatter=lambda v: fmt_number(v, 0), **BASE)
     for name, points in series:

@@ -30,7 +30,6 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
 from app import realtime
-from app.analysis import matrix as matrix_math
 from app.analysis import voting
 from app.extensions import db
 from app.models import (
@@ -42,6 +41,7 @@ from app.models import (
     Review,
     ReviewStatus,
     Score,
+    ScoringRound,
     SignOff,
     SignOffRule,
     Stance,
@@ -81,6 +81,15 @@ def _today() -> date:
 
 def decision_of(review: Review) -> Decision | None:
     return db.session.scalar(db.select(Decision).where(Decision.review_id == review.id))
+
+
+def decision_and_predecessor(review: Review) -> tuple[Decision | None, Decision | None]:
+    """:func:`decision_of` and :func:`predecessor_of` in one statement (the vote step shows
+    both)."""
+    found = list(db.session.scalars(db.select(Decision).where(or_(
+        Decision.review_id == review.id, Decision.successor_review_id == review.id))))
+    return (next((d for d in found if d.review_id == review.id), None),
+            next((d for d in found if d.successor_review_id == review.id), None))
 
 
 def predecessor_of(review: Review) -> Decision | None:
@@ -415,21 +424,20 @@ def _constraints_data(rows) -> list[dict]:
 
 def _matrix_data(review: Review, criteria, candidates) -> dict | None:
     """The latest revealed scoring round: cell means/spreads, totals, ranks, sensitivity.
-    Read only (never creates a round); nothing here is per viewer."""
-    revealed = [r for r in mapping.rounds_of(review) if r.revealed]
-    if not revealed or not criteria:
+    Read only (never creates a round); nothing here is per viewer. One statement (the round
+    with its scores); the analysis comes from the cache the mapping step fills."""
+    latest = (db.select(ScoringRound.id).where(ScoringRound.review_id == review.id,
+                                               ScoringRound.revealed_at.is_not(None))
+              .order_by(ScoringRound.number.desc()).limit(1).scalar_subquery())
+    rows = db.session.execute(
+        db.select(ScoringRound, Score.user_id, Score.criterion_id, Score.candidate_id, Score.value)
+        .outerjoin(Score, Score.round_id == ScoringRound.id).where(ScoringRound.id == latest)
+        .order_by(Score.id)).all()
+    if not rows or not criteria:
         return None
-    round_ = revealed[-1]
-    crit = [matrix_math.Criterion(c.id, c.weight, c.name) for c in criteria]
-    cand = [matrix_math.Candidate(c.id, c.disqualified, c.name) for c in candidates]
-    known = ({c.id for c in criteria}, {c.id for c in candidates})
-    entries = [matrix_math.ScoreEntry(s.user_id, s.criterion_id, s.candidate_id, s.value)
-               for s in db.session.scalars(db.select(Score).where(
-                   Score.round_id == round_.id).order_by(Score.id))
-               if s.criterion_id in known[0] and s.candidate_id in known[1]]
-    result = matrix_math.compute_matrix(crit, cand, entries)
-    report = matrix_math.sensitivity(crit, cand, entries)
-    stability = matrix_math.perturbation_stability(crit, cand, entries)
+    round_ = rows[0][0]
+    result, report, stability = mapping.analyse_scores(
+        criteria, candidates, [row for row in rows if row.user_id is not None])
     return {
         "round": round_.number, "revealed_at": _iso(round_.revealed_at),
         "cells": [{"criterion_id": c.criterion_id, "candidate_id": c.candidate_id, "n": c.n,
@@ -446,19 +454,21 @@ def _matrix_data(review: Review, criteria, candidates) -> dict | None:
 def _notes_data(review: Review) -> list[dict]:
     if notes_service is None or not hasattr(notes_service, "notes_for_review"):
         return []
+    read = getattr(notes_service, "notes_with_authors", notes_service.notes_for_review)
     return [{"id": n.id, "candidate": n.candidate.name, "title": n.title,
              "authors": sorted(a.name for a in n.authors), "budget_hours": n.budget_hours,
              "spent_hours": n.spent_hours, "friction": list(n.friction), "pros": list(n.pros),
              "cons": list(n.cons), "body": n.body, "links": list(n.links)}
-            for n in notes_service.notes_for_review(review)]
+            for n in read(review)]
 
 
-def _benchmark_data(review: Review) -> list[dict]:
-    """Per candidate, the compared run (pinned, else the latest) and its constraint checks."""
+def _benchmark_data(review: Review, rows=None) -> list[dict]:
+    """Per candidate, the compared run (pinned, else the latest) and its constraint checks.
+    ``rows``: the review's constraints, when the caller has read them already."""
     needed = ("runs_of", "measurable_constraints", "check_run")
     if benchmark_service is None or not all(hasattr(benchmark_service, n) for n in needed):
         return []
-    measurable = benchmark_service.measurable_constraints(review)
+    measurable = benchmark_service.measurable_constraints(review, rows)
     chosen: dict[int, object] = {}
     for run in benchmark_service.runs_of(review):  # newest first per candidate
         if run.candidate_id not in chosen or (run.pinned and not chosen[run.candidate_id].pinned):
@@ -522,14 +532,15 @@ def _audit_data(review: Review, until_id: int | None) -> list[dict]:
              "detail": e.detail} for e in db.session.scalars(query.order_by(AuditEvent.id))]
 
 
-def evidence(review: Review, session=None) -> dict:
+def evidence(review: Review, session=None, *, board=None) -> dict:
     """What the review gathered, as plain data: constraints and whether each candidate met
     them, the matrix, prototype notes, benchmark summaries and the vote (``session``, else the
-    latest). The decision draft shows it; the record embeds it."""
+    latest). The decision draft shows it; the record embeds it. ``board``: the session's vote
+    board when the caller has built it already (the vote step)."""
     rows = constraints.constraints_of(review)
     criteria = mapping.criteria_of(review)
     candidates = list(review.candidates)
-    runs = _benchmark_data(review)
+    runs = _benchmark_data(review, rows)
     session = session or votes.latest_session(review)
     return {
         "format": FORMAT,
@@ -542,7 +553,7 @@ def evidence(review: Review, session=None) -> dict:
         "matrix": _matrix_data(review, criteria, candidates),
         "prototype_notes": _notes_data(review),
         "benchmarks": runs,
-        "vote": votes.public_result(session) if session else None,
+        "vote": votes.public_result(session, board) if session else None,
     }
 
 

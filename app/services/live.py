@@ -1,4 +1,5 @@
-"""Closing live connections when a login ends (logout, password change)."""
+"""Closing live connections when a login ends (logout, password change) or a member is
+removed from the team."""
 
 from __future__ import annotations
 
@@ -21,3 +22,9 @@ def disconnect_login(login_key: str | None) -> None:
 def disconnect_user(user_id: int) -> None:
     """Close every socket of a user (their sessions were all ended)."""
     _close(realtime.presence_store().sids_for_user(user_id))
+
+
+def disconnect_user_from_reviews(user_id: int, review_ids) -> None:
+    """Close a user's sockets in these reviews (they were removed from the team)."""
+    wanted = set(review_ids)
+    _close(e for e in realtime.presence_store().sids_for_user(user_id) if e.review_id in wanted)

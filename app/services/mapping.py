@@ -246,14 +246,25 @@ class Progress:
         return f"{self.finished} of {self.total} have scored"
 
 
-def progress(review: Review, round_: ScoringRound | None = None) -> Progress:
-    """Who has scored every cell of the round: a count only, never the scores."""
+def _scored_cells(round_: ScoringRound) -> list:
+    """(user_id, criterion_id, candidate_id) of every score of the round: who scored what,
+    never the values (one statement, no ORM objects)."""
+    return list(db.session.execute(db.select(Score.user_id, Score.criterion_id, Score.candidate_id)
+                                   .where(Score.round_id == round_.id)))
+
+
+def progress(review: Review, round_: ScoringRound | None = None, *, criteria: list | None = None,
+             people: list | None = None, scored: list | None = None) -> Progress:
+    """Who has scored every cell of the round: a count only, never the scores. ``criteria``,
+    ``people`` (the voters) and ``scored`` ((user, criterion, candidate) rows of the round) are
+    read here unless the caller has them already."""
     round_ = round_ or current_round(review)
-    cells = {(c.id, k.id) for c in criteria_of(review) for k in _scorable(review)}
-    people = voters(review)
+    criteria = criteria_of(review) if criteria is None else criteria
+    cells = {(c.id, k.id) for c in criteria for k in _scorable(review)}
+    people = voters(review) if people is None else people
     done: dict[int, set] = {}
-    for s in _scores(round_):
-        done.setdefault(s.user_id, set()).add((s.criterion_id, s.candidate_id))
+    for user_id, criterion_id, candidate_id in (_scored_cells(round_) if scored is None else scored):
+        done.setdefault(user_id, set()).add((criterion_id, candidate_id))
     finished = {u.id for u in people if cells and cells <= done.get(u.id, set())}
     return Progress(len(finished), len(people), finished)
 
@@ -299,22 +310,54 @@ class MatrixView:
     result: matrix_math.MatrixResult | None = None
     sensitivity: matrix_math.SensitivityReport | None = None
     stability: matrix_math.StabilityResult | None = None
-    team_scores: dict = field(default_factory=dict)  # (crit, cand) -> [Score]
+    team_scores: dict = field(default_factory=dict)  # (crit, cand) -> [TeamScore]
     history: list = field(default_factory=list)  # [(round, MatrixResult)]
+    people: list = field(default_factory=list)  # the voters (score authors resolve to them)
 
     def cell(self, criterion_id, candidate_id):
-        return self.result.cell(criterion_id, candidate_id) if self.result else None
+        if not self.result:
+            return None
+        found = self._cells.get((criterion_id, candidate_id))
+        return found if found is not None else self.result.cell(criterion_id, candidate_id)
 
     def total(self, candidate_id):
-        return self.result.total_for(candidate_id) if self.result else None
+        if not self.result:
+            return None
+        found = self._totals.get(candidate_id)
+        return found if found is not None else self.result.total_for(candidate_id)
+
+    @functools.cached_property
+    def _cells(self) -> dict:  # the page looks up every cell: by key, not by scanning
+        return {(c.criterion_id, c.candidate_id): c for c in self.result.cells}
+
+    @functools.cached_property
+    def _totals(self) -> dict:
+        return {t.candidate_id: t for t in self.result.totals}
+
+
+@dataclass(frozen=True)
+class TeamScore:
+    """One member's score of a revealed round, as the matrix lists it under a cell."""
+
+    user: User
+    criterion_id: int
+    candidate_id: int
+    value: int
+    rationale: str
+    evidence: str | None
+
+    @property
+    def user_id(self) -> int:
+        return self.user.id
 
 
 def _inputs(criteria, candidates, scores, weights=None):
+    """Analysis input from score rows (anything with user_id, criterion_id, candidate_id, value)."""
     crit = [matrix_math.Criterion(c.id, (weights or {}).get(str(c.id), c.weight), c.name) for c in criteria]
     cand = [matrix_math.Candidate(c.id, c.disqualified, c.name) for c in candidates]
+    crit_ids, cand_ids = {c.id for c in criteria}, {c.id for c in candidates}
     entries = [matrix_math.ScoreEntry(s.user_id, s.criterion_id, s.candidate_id, s.value)
-               for s in scores if s.criterion_id in {c.id for c in criteria}
-               and s.candidate_id in {c.id for c in candidates}]
+               for s in scores if s.criterion_id in crit_ids and s.candidate_id in cand_ids]
     return crit, cand, entries
 
 
@@ -328,25 +371,78 @@ def _analysis(crit: tuple, cand: tuple, entries: tuple):
             matrix_math.perturbation_stability(crit, cand, entries))
 
 
-def _analyse(view: MatrixView, scores: list[Score]) -> None:
-    crit, cand, entries = _inputs(view.criteria, view.candidates, scores)
-    view.result, view.sensitivity, view.stability = _analysis(
-        tuple(crit), tuple(cand), tuple(sorted(entries, key=lambda e: tuple(map(str, e)))))
-    for s in scores:
-        view.team_scores.setdefault((s.criterion_id, s.candidate_id), []).append(s)
+def analyse(crit, cand, entries) -> tuple:
+    """(MatrixResult, SensitivityReport, StabilityResult) of a revealed matrix, computed once
+    per distinct input (the decision draft and the record read the same cache). The analysis
+    is exact (fractions), so the order of ``entries`` does not matter; they are sorted only to
+    make one cache key per matrix."""
+    return _analysis(tuple(crit), tuple(cand), tuple(sorted(entries)))
+
+
+def analyse_scores(criteria, candidates, scores) -> tuple:
+    """:func:`analyse` of score rows (anything with user_id, criterion_id, candidate_id and
+    value) on these criteria (current weights) and candidates."""
+    return analyse(*_inputs(criteria, candidates, scores))
+
+
+@functools.lru_cache(maxsize=256)
+def _round_result(crit: tuple, cand: tuple, entries: tuple) -> matrix_math.MatrixResult:
+    return matrix_math.compute_matrix(crit, cand, entries)
+
+
+# What the matrix reads of each score: enough for the analysis and the revealed cell lists.
+_SCORE_COLUMNS = (Score.round_id, Score.user_id, Score.criterion_id, Score.candidate_id,
+                  Score.value, Score.rationale, Score.evidence)
+
+
+def _round_rows(round_ids: list[int]) -> list:
+    if not round_ids:
+        return []
+    return list(db.session.execute(db.select(*_SCORE_COLUMNS).where(Score.round_id.in_(round_ids))
+                                   .order_by(Score.id)))
+
+
+def _people_by_id(people: list[User], rows) -> dict[int, User]:
+    """Voters by id, plus anyone else who scored (e.g. since moved to observer): one query."""
+    found = {u.id: u for u in people}
+    missing = {r.user_id for r in rows} - set(found)
+    if missing:
+        found.update((u.id, u) for u in db.session.scalars(db.select(User).where(User.id.in_(missing))))
+    return found
 
 
 def matrix_view(review: Review, viewer: User) -> MatrixView:
-    round_ = current_round(review)
+    """The matrix for one viewer, in a fixed number of statements whatever the size of the
+    team or the matrix: rounds, criteria, voters, the viewer's own scores, and one read of
+    the scores of the shown round (ids only while blind) and of every earlier round."""
+    rounds = rounds_of(review)
+    round_ = rounds[-1] if rounds else current_round(review)
     criteria, candidates = criteria_of(review), list(review.candidates)
+    people = voters(review)
     own = {(s.criterion_id, s.candidate_id): s for s in _scores(round_, viewer.id)}
-    view = MatrixView(round_, criteria, candidates, own, progress(review, round_))
+    earlier = rounds[:-1]
+    if round_.revealed:
+        rows = _round_rows([round_.id] + [r.id for r in earlier])
+        shown = [r for r in rows if r.round_id == round_.id]
+        scored = [(r.user_id, r.criterion_id, r.candidate_id) for r in shown]
+    else:  # blind: who scored which cell, never another member's value
+        rows = _round_rows([r.id for r in earlier])
+        shown, scored = [], _scored_cells(round_)
+    view = MatrixView(round_, criteria, candidates, own,
+                      progress(review, round_, criteria=criteria, people=people, scored=scored),
+                      people=people)
     if round_.revealed and criteria:
-        _analyse(view, _scores(round_))
-    for earlier in rounds_of(review)[:-1]:
-        crit, cand, entries = _inputs(criteria, candidates, _scores(earlier), earlier.revealed_weights)
+        view.result, view.sensitivity, view.stability = analyse(*_inputs(criteria, candidates, shown))
+        by_id = _people_by_id(people, shown)
+        for r in shown:
+            view.team_scores.setdefault((r.criterion_id, r.candidate_id), []).append(
+                TeamScore(by_id[r.user_id], r.criterion_id, r.candidate_id, r.value, r.rationale,
+                          r.evidence))
+    for past in earlier:
+        crit, cand, entries = _inputs(criteria, candidates, [r for r in rows if r.round_id == past.id],
+                                      past.revealed_weights)
         if crit:
-            view.history.append((earlier, matrix_math.compute_matrix(crit, cand, entries)))
+            view.history.append((past, _round_result(tuple(crit), tuple(cand), tuple(sorted(entries)))))
     return view
 
 

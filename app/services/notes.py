@@ -87,6 +87,26 @@ def notes_for_review(review: Review) -> list[PrototypeNote]:
     ))
 
 
+def notes_with_authors(review: Review) -> list[PrototypeNote]:
+    """The review's notes in the same order, with only their authors loaded (joined: one
+    statement) — for the decision evidence, which lists no history."""
+    return list(db.session.scalars(
+        db.select(PrototypeNote).join(Candidate, PrototypeNote.candidate_id == Candidate.id)
+        .where(PrototypeNote.review_id == review.id)
+        .order_by(Candidate.position, PrototypeNote.created_at, PrototypeNote.id)
+        .options(joinedload(PrototypeNote.authors))).unique())
+
+
+def note_titles(review: Review) -> list[tuple[int, str, str]]:
+    """(id, candidate name, title) of the review's notes in the same order, in one statement
+    (what a matrix cell offers as evidence)."""
+    return [tuple(row) for row in db.session.execute(
+        db.select(PrototypeNote.id, Candidate.name, PrototypeNote.title)
+        .join(Candidate, PrototypeNote.candidate_id == Candidate.id)
+        .where(PrototypeNote.review_id == review.id)
+        .order_by(Candidate.position, PrototypeNote.created_at, PrototypeNote.id))]
+
+
 def notes_by_candidate(review: Review) -> list[tuple[Candidate, list[PrototypeNote]]]:
     """Each candidate of the review with its notes (candidates without notes too)."""
     grouped: dict[int, list[PrototypeNote]] = {c.id: [] for c in review.candidates}

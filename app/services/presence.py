@@ -56,11 +56,17 @@ class MemoryPresence:
     def user_ids(self, review_id: int) -> set[int]:
         return {e.user_id for e in self._fresh() if e.review_id == review_id}
 
+    # What to close: every socket still registered, fresh or not. A client that stops sending
+    # heartbeats (while engine.io pings keep it connected) must not escape a logout or removal.
+    def _all(self) -> list[Entry]:
+        with self._lock:
+            return [e for e, _seen in self._entries.values()]
+
     def sids_for_login(self, login_key: str) -> list[Entry]:
-        return [e for e in self._fresh() if e.login_key == login_key]
+        return [e for e in self._all() if e.login_key == login_key]
 
     def sids_for_user(self, user_id: int) -> list[Entry]:
-        return [e for e in self._fresh() if e.user_id == user_id]
+        return [e for e in self._all() if e.user_id == user_id]
 
 
 def _degrade(default):

@@ -1,11 +1,14 @@
 """Background work that must happen without any request: close votes at their deadline, send
-reminders, flag records due for revisit.
+reminders, flag records due for revisit, take over background parses whose process died.
 
 The embedded default runs an APScheduler ``BackgroundScheduler`` in the app process (one
 interval job, ``TRADEOFF_SCHEDULER_INTERVAL`` seconds, default 15). Scale-out runs one per
-process, which is safe: every vote is closed by exactly one conditional UPDATE, and every
-notification is stored once by its unique key. ``TRADEOFF_SCHEDULER=off`` turns it off (cron
-then calls ``flask votes close-due`` and ``flask votes remind``); tests never start it.
+process, which is safe: every vote is closed by exactly one conditional UPDATE, every
+notification is stored once by its unique key, and an interrupted parse is claimed by exactly
+one conditional UPDATE on its expired lease (``BENCHMARK_PARSE_LEASE_S``, default 60; see
+app/services/benchmarks.py). ``TRADEOFF_SCHEDULER=off`` turns it off (cron then calls
+``flask votes close-due`` and ``flask votes remind``; interrupted parses then stay interrupted
+until their uploader dismisses them); tests never start it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from app.extensions import db
-from app.services import decisions, notifications, votes
+from app.services import benchmarks, decisions, notifications, votes
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "tradeoff.scheduler"
@@ -33,6 +36,8 @@ def configure(app: Flask) -> None:
                           float(env.get("TRADEOFF_SCHEDULER_INTERVAL", "15")))
     app.config.setdefault("VOTE_REMINDER_BEFORE_HOURS",
                           float(env.get("VOTE_REMINDER_BEFORE_HOURS", "24")))
+    app.config.setdefault("BENCHMARK_PARSE_LEASE_S",
+                          float(env.get("BENCHMARK_PARSE_LEASE_S", benchmarks.DEFAULT_LEASE_S)))
     notifications.configure(app)
 
 
@@ -41,14 +46,17 @@ class PassResult:
     closed: int
     reminded: int
     revisits: int
+    resumed: int = 0
 
 
 def due_work() -> PassResult:
-    """One pass (inside an app context): close due votes, remind, notify due revisits."""
+    """One pass (inside an app context): close due votes, remind, notify due revisits, take
+    over interrupted background parses (each then runs in a background task of its own)."""
     closed = votes.close_due()
     reminded = votes.remind_due()
     revisits = decisions.notify_revisits_due()
-    return PassResult(len(closed), reminded, revisits)
+    resumed = benchmarks.resume_interrupted()
+    return PassResult(len(closed), reminded, revisits, len(resumed))
 
 
 def run_pass(app: Flask) -> PassResult | None:

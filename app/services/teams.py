@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Invitation, Membership, Role, Team, User
-from app.services import audit
+from app.models import Invitation, Membership, Review, Role, Team, User
+from app.services import audit, live
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 
@@ -149,10 +149,15 @@ def change_role(actor: User, team: Team, membership_id: int, role: Role) -> Memb
 
 
 def remove_member(actor: User, team: Team, membership_id: int) -> None:
-    """Owners remove members. Raises Conflict for the last owner."""
+    """Owners remove members. Raises Conflict for the last owner. The removed person's open
+    sockets in the team's reviews are closed at once: they stop receiving the room's updates
+    (and a reconnect is refused, since it checks membership)."""
     target = _member_of_team(team, membership_id)
     _keep_an_owner(team, target)
-    audit.record("membership.removed", actor=actor, team_id=team.id, user_id=target.user_id,
+    user_id = target.user_id
+    audit.record("membership.removed", actor=actor, team_id=team.id, user_id=user_id,
                  role=target.role)
     db.session.delete(target)
     db.session.commit()
+    review_ids = set(db.session.scalars(db.select(Review.id).where(Review.team_id == team.id)))
+    live.disconnect_user_from_reviews(user_id, review_ids)

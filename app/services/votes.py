@@ -262,9 +262,10 @@ def _guard(session_id: int, now: datetime, add: int) -> bool:
     return db.session.execute(statement).rowcount == 1
 
 
-def _write_ballot(session: VoteSession, actor: User, role: str, payload) -> tuple[Ballot, bool]:
+def _write_ballot(session: VoteSession, actor: User, role: str, payload) -> tuple[Ballot, bool, int]:
     """Insert or update the actor's ballot in one transaction behind the guard; returns the
-    ballot and whether it is new. Raises Conflict when the vote no longer accepts ballots."""
+    ballot, whether it is new and the review's live revision, counted in the same transaction
+    (one commit per ballot). Raises Conflict when the vote no longer accepts ballots."""
     for _attempt in range(MAX_RETRIES):
         now = _now()
         try:
@@ -283,8 +284,9 @@ def _write_ballot(session: VoteSession, actor: User, role: str, payload) -> tupl
             audit.record("vote.ballot_cast" if created else "vote.ballot_changed", actor=actor,
                          team_id=session.review.team_id, review_id=session.review_id,
                          vote=session.number)
+            rev = realtime.bump_revision(session.review_id, commit=False)
             db.session.commit()
-            return ballot, created
+            return ballot, created, rev
         except IntegrityError:  # the same member's other request inserted first: update it
             db.session.rollback()
     raise Conflict("Your ballot could not be saved just now; please submit it again.")
@@ -305,8 +307,8 @@ def cast_ballot(actor: User, review: Review, session_id: int, ballot) -> Ballot:
         clean = voting.validate_ballot(session.method, session.candidate_ids, ballot)
     except voting.BallotError as err:
         raise Invalid(_ballot_message(session, err), field="ballot") from None
-    stored, _created = _write_ballot(session, actor, role, _store_payload(session.method, clean))
-    push_board(review)
+    stored, _created, rev = _write_ballot(session, actor, role, _store_payload(session.method, clean))
+    push_board(review, rev=rev)
     return stored
 
 
@@ -502,16 +504,32 @@ def _duration(seconds: float) -> str:
     return f"{max(minutes, 1)} minute{'s' if minutes > 1 else ''}"
 
 
+def _eligible_names(review: Review) -> tuple[dict[int, str], dict[int, str]]:
+    """The voting members' roles and names by user id, in one statement."""
+    rows = db.session.execute(db.select(Membership.user_id, Membership.role, User.name)
+                              .join(User, User.id == Membership.user_id).where(
+        Membership.team_id == review.team_id, Membership.role.in_(voting.VOTING_ROLES))).all()
+    return {uid: role for uid, role, _ in rows}, {uid: name for uid, _, name in rows}
+
+
 def board(review: Review, session: VoteSession | None = None, now: datetime | None = None) -> Board:
     session = session or latest_session(review)
     if session is None:
         return Board(None)
+    return _board(review, session, now)[0]
+
+
+def _board(review: Review, session: VoteSession, now: datetime | None = None
+           ) -> tuple[Board, list[Ballot], dict[int, str]]:
+    """The board, and the ballots and eligible roles it was built from (for the viewer's own
+    part of :func:`vote_view`; never for a broadcast)."""
     now = now or _now()
     ballots = ballots_of(session)
-    eligible = eligible_roles(review)
-    people = {u.id: u.name for u in db.session.scalars(db.select(User).where(
-        User.id.in_(set(eligible) | {b.user_id for b in ballots})))}
+    eligible, people = _eligible_names(review)
     voted_ids = {b.user_id for b in ballots}
+    if voted_ids - set(people):  # voted, no longer a voting member: still named
+        people.update(db.session.execute(db.select(User.id, User.name).where(
+            User.id.in_(voted_ids - set(people)))).tuples())
     view = Board(session,
                  voted=sorted(people.get(uid, "?") for uid in voted_ids),
                  waiting=sorted(people[uid] for uid in eligible if uid not in voted_ids))
@@ -530,7 +548,7 @@ def board(review: Review, session: VoteSession | None = None, now: datetime | No
         view.timer_seconds = int((session.timer_ends_at - now).total_seconds())
     if session.is_open and session.closes_at:
         view.closes_in = _duration(max((session.closes_at - now).total_seconds(), 0))
-    return view
+    return view, ballots, eligible
 
 
 def render_board(review: Review, session: VoteSession | None = None) -> str:
@@ -538,9 +556,10 @@ def render_board(review: Review, session: VoteSession | None = None) -> str:
                                     board=board(review, session))
 
 
-def push_board(review: Review) -> None:
-    """Broadcast the board (same block the page renders; it never depends on the viewer)."""
-    realtime.broadcast_fragment(review.id, render_board(review))
+def push_board(review: Review, rev: int | None = None) -> None:
+    """Broadcast the board (same block the page renders; it never depends on the viewer).
+    ``rev``: the revision already counted with the change (see realtime.bump_revision)."""
+    realtime.broadcast_fragment(review.id, render_board(review), rev=rev)
 
 
 @dataclass
@@ -555,21 +574,24 @@ class VoteView:
 
 
 def vote_view(review: Review, viewer: User) -> VoteView:
-    session = latest_session(review)
-    view = board(review, session)
-    own = own_ballot(session, viewer) if session else None
+    sessions = sessions_of(review)
+    session = sessions[-1] if sessions else None  # the latest (by number)
+    view, ballots, eligible = _board(review, session) if session else (Board(None), [], {})
+    own = next((b for b in ballots if b.user_id == viewer.id), None)
     may = (session is not None and session.is_open and not review.is_frozen
-           and viewer.id in eligible_roles(review))
-    history = [s for s in sessions_of(review) if session is None or s.id != session.id]
+           and viewer.id in eligible)
+    history = [s for s in sessions if session is None or s.id != session.id]
     return VoteView(view, session, load_payload(session.method, own.payload) if own else None,
                     may, list(reversed(history)))
 
 
-def public_result(session: VoteSession) -> dict:
+def public_result(session: VoteSession, view: Board | None = None) -> dict:
     """The vote as data for exports and the JSON endpoint: the settings and participation
-    always; the tallies only when the policy allows; names with ballots only when named."""
+    always; the tallies only when the policy allows; names with ballots only when named.
+    ``view``: the session's board when the caller has built it already."""
     review = session.review
-    view = board(review, session)
+    if view is None or view.session is not session:
+        view = board(review, session)
     data = {
         "number": session.number, "method": session.method, "status": session.status,
         "reveal": session.reveal, "anonymous": session.anonymous,

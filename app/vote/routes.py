@@ -45,7 +45,8 @@ def vote_context(review, viewer) -> dict:
     """Everything the step renders for this viewer (forms blank or prefilled, never the
     request's data: a POST view passes its own bound form instead)."""
     view = votes.vote_view(review, viewer)
-    session, decision = view.session, decisions.decision_of(review)
+    decision, predecessor = decisions.decision_and_predecessor(review)
+    session = view.session
     own_sign = next((s for s in decision.signoffs if s.user_id == viewer.id), None) \
         if decision else None
     quorum_met = bool(session and not session.is_open
@@ -63,9 +64,9 @@ def vote_context(review, viewer) -> dict:
         "sign_form": SignForm(formdata=None, stance=own_sign.stance if own_sign else None,
                               reason=own_sign.reason if own_sign else ""),
         # Computed only where the decision region renders it (the matrix analysis is not free).
-        "load_evidence": (lambda: decisions.evidence(review, session))
+        "load_evidence": (lambda: decisions.evidence(review, session, board=view.board))
         if (quorum_met or decision) and not (decision and decision.is_signed_off) else None,
-        "predecessor": decisions.predecessor_of(review),
+        "predecessor": predecessor,
         "action_form": EmptyForm(formdata=None),
     }
 

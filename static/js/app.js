@@ -47,8 +47,18 @@
     markViewedStep();
   }
 
+  // The step the room was moved to that this page has not shown yet. loadStep and resync
+  // share htmx's request queue (both sourced on the body), so a resync can run just after the
+  // step it raced with has been swapped in: it must fetch that step, not the one being left.
+  let pendingStep = null;
+  document.addEventListener("htmx:afterSettle", function () {
+    const section = document.getElementById("step-section");
+    if (section && section.dataset.step === pendingStep) pendingStep = null;
+  });
+
   // Viewer-dependent parts are never pushed: re-fetch them through the ordinary htmx route.
   function loadStep(step) {
+    pendingStep = step;
     const url = workspace().dataset.stepUrl.replace("__step__", encodeURIComponent(step));
     return htmx.ajax("GET", url, { target: "#step-section", swap: "outerHTML" }).then(function () {
       history.replaceState(history.state, "", url);
@@ -56,10 +66,10 @@
   }
 
   // Missed something (reconnect, or the heartbeat says the review moved on): re-fetch the
-  // whole workspace for the step being viewed.
+  // whole workspace for the step being viewed (or the one the room is moving this page to).
   function resync() {
     const section = document.getElementById("step-section");
-    const step = section ? section.dataset.step : "";
+    const step = pendingStep || (section ? section.dataset.step : "");
     const url = workspace().dataset.liveUrl + (step ? "?step=" + encodeURIComponent(step) : "");
     return htmx.ajax("GET", url, { target: "#workspace", swap: "outerHTML" }).then(function () {
       seen(Number(workspace().dataset.revision || 0));
@@ -68,21 +78,55 @@
     });
   }
 
+  // A control whose value differs from the one the server rendered: not saved yet.
+  function changed(control) {
+    if (control.type === "radio" || control.type === "checkbox") return control.checked !== control.defaultChecked;
+    if (control.tagName === "SELECT") {
+      return Array.from(control.options).some(function (o) { return o.selected !== o.defaultSelected; });
+    }
+    return "defaultValue" in control && control.value !== control.defaultValue;
+  }
+
+  // Is the person in the middle of filling in something inside this region: typing in a text
+  // field, or on a form with unsaved changes? A radio, checkbox or select that saved itself
+  // (the checklist, a score) is not: its region refreshes at once and htmx puts the focus back
+  // on it by id, so that person's view stays live too.
+  function busyIn(el, active) {
+    if (!active || !el.contains(active) || !/^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)) return false;
+    if (active.tagName === "TEXTAREA") return true;
+    if (active.tagName === "INPUT" && !/^(radio|checkbox|button|submit|reset|file|range|color|image)$/.test(active.type)) return true;
+    return Array.from(active.form ? active.form.elements : [active]).some(changed);
+  }
+
   // A region changed: re-fetch this viewer's own rendering of it. A region holding the field
-  // someone is typing in waits until they leave it, so live updates never eat their input.
+  // someone is filling in waits until they leave it, so live updates never eat their input.
   function refreshRegion(el) {
     const url = el.dataset.refreshUrl;
     if (!url || !el.isConnected) return;
     const active = document.activeElement;
-    if (active && el.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)) {
+    if (busyIn(el, active)) {
       el.addEventListener("focusout", function later() {
         el.removeEventListener("focusout", later);
         setTimeout(function () { refreshRegion(el); }, 0);
       });
       return;
     }
-    htmx.ajax("GET", url, { target: el, swap: "outerHTML" });
+    // One fetch per region at a time, each synchronised on its own region: with htmx's default
+    // source (the body) all refreshes share one queue that keeps only the last waiting request,
+    // so two quick refreshes of two regions silently dropped one. A refresh arriving while its
+    // region is loading fetches it once more afterwards (the element has been replaced by then).
+    const id = el.id;
+    if (id && refreshing[id]) { refreshing[id] = "again"; return; }
+    if (id) refreshing[id] = "busy";
+    const done = function () {
+      const again = id && refreshing[id] === "again";
+      if (id) delete refreshing[id];
+      const fresh = again && document.getElementById(id);
+      if (fresh) refreshRegion(fresh);
+    };
+    htmx.ajax("GET", url, { source: el, target: el, swap: "outerHTML" }).then(done, done);
   }
+  const refreshing = {};
 
   const socket = io({ auth: { review: reviewId }, transports: ["websocket", "polling"] });
   socket.on("connect", function () {

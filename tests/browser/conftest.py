@@ -43,7 +43,7 @@ def live_server(tmp_path_factory):
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: http_ok(url + "/healthz"), what="live server")
+        wait_for(lambda: http_ok(url + "/healthz"), timeout=60, what="live server")
         yield url
     finally:
         proc.terminate()

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 import requests
 import socketio
 
@@ -84,6 +85,9 @@ class Cluster:
     nginx: subprocess.Popen | None = None
     nginx_port: int = 0
     redis: OwnRedis | None = None
+    voters: list = field(default_factory=list)  # (email, name) of seeded voting members
+    worker_connections: int = 256  # nginx; bench/sockets.py raises it for hundreds of sockets
+    threads: int = 20  # gunicorn --threads of each app process
 
     @property
     def url(self) -> str:
@@ -91,16 +95,44 @@ class Cluster:
 
     def flask(self, *args: str) -> str:
         out = subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=self.env,
-                             capture_output=True, text=True, timeout=120, check=True)
+                             capture_output=True, text=True, timeout=300, check=True)
         return out.stdout
+
+    def seed_voters(self, count: int) -> list[tuple[str, str]]:
+        """Add ``count`` voting members to the demo team (tests/scaleout/seed.py); returns their
+        (email, name)."""
+        from tests.scaleout.seed import voters
+
+        subprocess.run([str(VENV_BIN / "python"), "-m", "tests.scaleout.seed", str(count)], cwd=ROOT,
+                       env=self.env | {"TRADEOFF_SCHEDULER": "off"}, capture_output=True, text=True,
+                       timeout=300, check=True)
+        return voters(count)
+
+    def sql(self, query: str, params: tuple = ()) -> list[tuple]:
+        """Ask the cluster's PostgreSQL database directly (what is really committed)."""
+        with psycopg.connect(self.env["DATABASE_URL"], autocommit=True) as conn:
+            return conn.execute(query, params).fetchall()
+
+    def node_of(self, port: int) -> str:
+        """The X-Tradeoff-Node name (host:pid) of the process on ``port``."""
+        return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).headers["X-Tradeoff-Node"]
+
+    def port_of(self, node: str) -> int:
+        for port in self.procs:
+            if self.node_of(port) == node:
+                return port
+        raise AssertionError("no running process answers as " + node)
 
     def start_app(self, port: int) -> None:
         log = open(self.tmp / f"app-{port}.log", "w")  # noqa: SIM115 - closed with the process
         self.procs[port] = subprocess.Popen(
-            [str(VENV_BIN / "gunicorn"), "--workers", "1", "--threads", "20", "--bind",
+            [str(VENV_BIN / "gunicorn"), "--workers", "1", "--threads", str(self.threads), "--bind",
              f"127.0.0.1:{port}", "--graceful-timeout", "2", "wsgi:app"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), what=f"app on {port}")
+        # Generous: on a loaded machine importing the app and its first database round trip
+        # can take far longer than on a quiet one.
+        wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), timeout=120, interval=0.25,
+                 what=f"app on {port}")
 
     def kill_app(self, port: int) -> None:
         """A crash: SIGKILL to the gunicorn master and its worker at once."""
@@ -120,7 +152,8 @@ daemon off;
 worker_processes 1;
 pid {self.tmp}/nginx.pid;
 error_log {self.tmp}/nginx-error.log warn;
-events {{ worker_connections 256; }}
+worker_rlimit_nofile {4 * self.worker_connections};
+events {{ worker_connections {self.worker_connections}; }}
 http {{
     access_log {self.tmp}/nginx-access.log;
     client_body_temp_path {self.tmp}/body;
@@ -137,7 +170,7 @@ http {{
 """)
         self.nginx = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(self.tmp)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        wait_for(lambda: http_ok(f"{self.url}/healthz"), what="nginx")
+        wait_for(lambda: http_ok(f"{self.url}/healthz"), timeout=60, what="nginx")
 
     def stop(self) -> None:
         for port in list(self.procs):
@@ -162,6 +195,8 @@ class Browser:
         self.http.cookies.set("tradeoff_lb", lb, domain="127.0.0.1")
         self.sio: socketio.Client | None = None
         self.events: list[tuple[str, dict]] = []
+        self.connections: list[tuple[str, float]] = []  # ("connect"/"disconnect", monotonic)
+        self._token: str | None = None
 
     @property
     def node(self) -> str:
@@ -172,6 +207,7 @@ class Browser:
         return re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)  # what htmx sends
 
     def login(self, email: str, password: str) -> requests.Response:
+        self._token = None
         token = self.csrf("/login")
         return self.http.post(f"{self.cluster.url}/login", allow_redirects=False,
                               data={"email": email, "password": password, "csrf_token": token})
@@ -181,10 +217,63 @@ class Browser:
         return self.http.post(self.cluster.url + path, data=data, allow_redirects=False,
                               headers={"X-CSRFToken": token, "HX-Request": "true"})
 
+    def token(self) -> str:
+        """The session's CSRF token (fetched once after login, as a page load would)."""
+        if self._token is None:
+            self._token = self.csrf("/")
+        return self._token
+
+    def cast(self, review_id: int, session_id: int, order: list[int]) -> requests.Response:
+        """Submit a ranked ballot (candidate ids, first choice first) as the vote form does."""
+        ballot = {f"ballot-c{cid}": str(rank) for rank, cid in enumerate(order, 1)}
+        return self.http.post(f"{self.cluster.url}/reviews/{review_id}/votes/{session_id}/ballot",
+                              data=ballot, allow_redirects=False, timeout=30,
+                              headers={"X-CSRFToken": self.token(), "HX-Request": "true"})
+
+    def upload(self, review_id: int, candidate_id: int, path: Path) -> requests.Response:
+        """Upload one benchmark file with the page's form (htmx), streamed from disk: the
+        multipart body is written next to it first, so a large file never sits in memory."""
+        boundary = "tradeoff-" + os.urandom(8).hex()
+        body = path.with_name(path.name + ".multipart")
+        with body.open("wb") as out:
+            out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="upload-candidate"'
+                      f'\r\n\r\n{candidate_id}\r\n--{boundary}\r\nContent-Disposition: form-data; '
+                      f'name="upload-files"; filename="{path.name}"\r\n'
+                      f"Content-Type: application/octet-stream\r\n\r\n".encode())
+            with path.open("rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+            out.write(f"\r\n--{boundary}--\r\n".encode())
+        try:
+            with body.open("rb") as data:
+                return self.http.post(
+                    f"{self.cluster.url}/reviews/{review_id}/benchmarks", data=data, timeout=300,
+                    allow_redirects=False,
+                    headers={"Content-Type": f"multipart/form-data; boundary={boundary}",
+                             "X-CSRFToken": self.token(), "HX-Request": "true"})
+        finally:
+            body.unlink(missing_ok=True)
+
+    def live(self, review_id: int, step: str) -> str:
+        """What app.js re-fetches when it notices it missed updates: GET /reviews/<id>/live."""
+        r = self.http.get(f"{self.cluster.url}/reviews/{review_id}/live", params={"step": step},
+                          headers={"HX-Request": "true"}, timeout=30)
+        assert r.status_code == 200, r.status_code
+        return r.text
+
+    def heartbeat(self, review_id: int) -> int:
+        """The revision the server reports in the heartbeat ack."""
+        return self.sio.call("heartbeat", {"review_id": review_id}, timeout=10)["rev"]
+
+    def seen_rev(self) -> int:
+        """The newest revision among the pushes received (app.js keeps the same number)."""
+        return max((data.get("rev", 0) for _, data in self.events), default=0)
+
     def join(self, review_id: int) -> None:
         self.sio = socketio.Client(reconnection=True, reconnection_delay=0.5, reconnection_delay_max=2)
         for name in ("fragment", "step", "refresh"):
             self.sio.on(name, lambda data, name=name: self.events.append((name, data)))
+        for name in ("connect", "disconnect"):
+            self.sio.on(name, lambda *_, name=name: self.connections.append((name, time.monotonic())))
         cookie = "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
         self.sio.connect(self.cluster.url, transports=["websocket"], auth={"review": review_id},
                          headers={"Cookie": cookie}, wait_timeout=10)

@@ -11,7 +11,12 @@ from tests.services import REDIS_URL, fresh_postgres_database, require
 
 @pytest.fixture
 def cluster(tmp_path, request):
-    """Two app processes on PostgreSQL + Redis behind nginx, with the demo data loaded."""
+    """Two app processes on PostgreSQL + Redis behind nginx, with the demo data loaded.
+
+    Options (``indirect`` parametrization): ``own_redis`` (a redis-server the test may stop),
+    ``limit`` (login rate limit), ``scheduler_interval`` (seconds; the scheduler is off without
+    it), ``lease`` (BENCHMARK_PARSE_LEASE_S), ``voters`` (that many extra voting members,
+    ``cluster.voters`` lists them)."""
     if NGINX is None:
         pytest.skip("needs nginx from Debian's packages")
     options = getattr(request, "param", {})
@@ -35,11 +40,13 @@ def cluster(tmp_path, request):
         "LOGIN_RATE_LIMIT": options.get("limit", "100 per minute"),
         "TRADEOFF_SCHEDULER": "on" if options.get("scheduler_interval") else "off",
         "TRADEOFF_SCHEDULER_INTERVAL": options.get("scheduler_interval", "15"),
+        "BENCHMARK_PARSE_LEASE_S": options.get("lease", "60"),
     }
     c = Cluster(env=env, tmp=tmp_path)
     c.redis = own_redis
     c.flask("db", "upgrade")
     c.flask("demo")
+    c.voters = c.seed_voters(options["voters"]) if options.get("voters") else []
     c.app_ports = [free_port(), free_port()]
     try:
         for port in c.app_ports:
