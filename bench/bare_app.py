@@ -15,3 +15,9 @@ def health():
 @app.get("/page")
 def page():
     return render_template_string(PAGE)
+
+
+@app.get("/hello")
+def hello():
+    """Flask's "hello" route: the ceiling for any page of the same server (bench/pages.py)."""
+    return "Hello, World!"

@@ -7,7 +7,8 @@ constraints with the checklist answered and everyone's expertise rated, and a cl
 ``scale=2`` doubles members, candidates, runs and notes (criteria stay at 12) — the pages must
 issue the same number of SQL statements for both (no N+1).
 
-    .venv/bin/python -m bench.seed            # seeds the database of the environment's app
+    .venv/bin/python -m bench.seed [--workshop]   # seeds the database of the environment's app;
+                                                  # prints the review id and logins as JSON
 
 Used in-process by tests/test_bench_smoke_pages.py (with small sizes) and by bench/run.py
 (in a subprocess against the instance folder gunicorn serves)."""
@@ -15,6 +16,7 @@ Used in-process by tests/test_bench_smoke_pages.py (with small sizes) and by ben
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,13 +59,17 @@ class Seeded:
     owner_email: str
     password: str
     size: Size
+    member_emails: tuple[str, ...] = ()  # every voter but the owner
 
 
 _unique = itertools.count(1)
 
 
-def seed_workspace(size: Size = Size(), prefix: str | None = None) -> Seeded:
-    """Create the world of ``size`` (inside an app context) and return how to reach it."""
+def seed_workspace(size: Size = Size(), prefix: str | None = None, *, workshop: bool = False) -> Seeded:
+    """Create the world of ``size`` (inside an app context) and return how to reach it.
+
+    ``workshop``: the review as a workshop finds it mid-way (bench/locustfile.py): the
+    scoring round still blind and a single-choice vote open, so members can score and vote."""
     tag = prefix or f"b{next(_unique)}"
     people = [accounts.register(f"{tag}-{i}@bench.example.com", f"Bench Person {i:02d}", PASSWORD)
               for i in range(size.members + 1)]
@@ -122,8 +128,12 @@ def seed_workspace(size: Size = Size(), prefix: str | None = None) -> Seeded:
             for k, candidate in enumerate(candidates):
                 mapping.score_cell(user, review, criterion.id, candidate.id, 1 + (n + c + k) % 5,
                                    rationale="seen in the spike" if (n + c + k) % 4 == 0 else "")
+    if workshop:
+        votes.open_vote(owner, review, votes.VoteSettings(method="single", reveal="live"))
+        reviews.set_step(owner, review, "mapping")
+        return Seeded(review.id, voters[2].email, owner.email, PASSWORD, size,
+                      tuple(u.email for u in voters[1:]))
     mapping.reveal(owner, review)
-
     session = votes.open_vote(owner, review, votes.VoteSettings(
         method="ranked", quorum_kind="share", quorum_value=0.5))
     for n, user in enumerate(voters):
@@ -131,7 +141,8 @@ def seed_workspace(size: Size = Size(), prefix: str | None = None) -> Seeded:
         votes.cast_ballot(user, review, session.id, order)
     votes.close_vote(owner, review, session.id)
     reviews.set_step(owner, review, "mapping")
-    return Seeded(review.id, voters[2].email, owner.email, PASSWORD, size)
+    return Seeded(review.id, voters[2].email, owner.email, PASSWORD, size,
+                  tuple(u.email for u in voters[1:]))
 
 
 def main() -> None:
@@ -140,15 +151,18 @@ def main() -> None:
     from app import create_app
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=int, default=1)
+    parser.add_argument("--scale", type=int, default=1, help="1: the default world, 2: doubled, ...")
+    parser.add_argument("--workshop", action="store_true", help="blind round, open vote")
     args = parser.parse_args()
     size = Size()
     for _ in range(args.scale - 1):
         size = size.doubled()
     app = create_app()
     with app.app_context():
-        seeded = seed_workspace(size)
-    print(f"{seeded.review_id} {seeded.member_email} {seeded.password}")
+        seeded = seed_workspace(size, workshop=args.workshop)
+    print(json.dumps({"review_id": seeded.review_id, "member_email": seeded.member_email,
+                      "owner_email": seeded.owner_email, "password": seeded.password,
+                      "member_emails": list(seeded.member_emails)}))
 
 
 if __name__ == "__main__":

@@ -402,6 +402,10 @@ async def run_fanout(url: str, specs: list[tuple[str | None, dict]], casts: int,
         if held < len(specs):
             raise RuntimeError(f"only {held} of {len(specs)} clients could connect to {url}")
         await room.quiet()
+        still = sum(1 for c in room.clients if c.connected)
+        if still < held:
+            raise RuntimeError(f"{held - still} of {held} sockets were dropped while the joins' presence "
+                               f"pushes (one to the whole room per join) were delivered")
         log(f"{casts} rounds")
         latencies, received, answered = [], [], []
         async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
@@ -411,6 +415,9 @@ async def run_fanout(url: str, specs: list[tuple[str | None, dict]], casts: int,
                 answered.append(answer)
                 if ms is not None:
                     latencies.append(ms)
+                elif sum(1 for c in room.clients if c.connected) < held:
+                    log(f"round {k}: {got} of {held} got the tally and sockets were dropped; stopping")
+                    break
         payload = max(room.sizes) if room.sizes else 0
         return Fanout(latencies, received, held, casts, payload, answered)
     finally:

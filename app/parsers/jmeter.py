@@ -33,6 +33,7 @@ SAMPLE_TAGS = ("httpSample", "sample")
 # a crafted file that would otherwise be held in memory whole (elements are freed per sample).
 MAX_XML_DEPTH = 64
 MAX_SAMPLE_ELEMENTS = 100_000
+MAX_OTHER_ELEMENTS = 1_000  # children of <testResults> that are not samples (JMeter writes none)
 
 
 @dataclass
@@ -123,7 +124,7 @@ class _JtlAggregator:
 
 
 # -- CSV JTL ----------------------------------------------------------------------------------
-CSV_BATCH_ROWS = 2048
+CSV_BATCH_ROWS = 512  # bounded memory: a batch of parsed records is held at once
 
 
 def parse_csv(sources: list[Source]) -> ParsedRun:
@@ -320,7 +321,7 @@ def parse_xml(sources: list[Source]) -> ParsedRun:
     _refuse_dtd(source)
     aggregator = _JtlAggregator()
     with translate_errors(source.name), _unknown_encoding_is_parse_error():
-        depth = held = 0
+        depth = held = others = 0
         root = None
         for event, element in ET.iterparse(source.open_binary(), events=("start", "end")):
             if event == "start":
@@ -341,6 +342,13 @@ def parse_xml(sources: list[Source]) -> ParsedRun:
                     aggregator.sub_results += (
                         sum(1 for _ in element.iter() if _.tag in SAMPLE_TAGS) - 1
                     )
+                else:
+                    others += 1
+                    if others > MAX_OTHER_ELEMENTS:
+                        raise ParseError(
+                            f"has more than {MAX_OTHER_ELEMENTS:,} elements in <testResults> "
+                            "that are not samples, so it is not a JMeter result file."
+                        )
                 root.clear()  # type: ignore[union-attr]
                 held = 0
         if root is None:

@@ -130,7 +130,7 @@ def _summary_from_row(row: Endpoint) -> Summary:
     )
 
 
-HISTORY_BATCH_ROWS = 4096
+HISTORY_BATCH_ROWS = 512
 
 
 class _Series:

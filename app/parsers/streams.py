@@ -39,7 +39,7 @@ MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 MAX_JSON_CONTAINERS = 500_000
 MAX_JSON_VALUES = 4_000_000
 _CHUNK = 64 * 1024
-_TEXT_CHUNK = 131072  # characters decoded and split into lines at a time
+_TEXT_CHUNK = 64 * 1024  # characters decoded and split into lines at a time
 
 
 class ReadContext:
@@ -279,15 +279,26 @@ class Source:
         return csv.reader(lines, delimiter=delimiter, strict=True)
 
     def read_document(self, limit: int = MAX_DOCUMENT_BYTES) -> str:
-        """The whole file as text, for small whole-document formats; raises ParseError."""
+        """The whole file as text, for small whole-document formats; raises ParseError.
+
+        ``limit`` counts bytes, read before anything is decoded: a file over it costs no
+        more memory than the limit (decoding through a text stream held three copies)."""
+        chunks: list[bytes] = []
+        size = 0
         with translate_errors(self.name):
-            text = self.open_text().read(limit + 1)
-        if len(text) > limit:
+            stream = self.open_binary()
+            while size <= limit and (chunk := stream.read(16 * _CHUNK)):
+                chunks.append(chunk)
+                size += len(chunk)
+        if size > limit:
             raise self.fail(
                 f"is larger than {limit // (1024 * 1024)} MiB, too large for a summary or "
                 "report file. Raw-sample formats (JTL, k6 --out json) have no such limit."
             )
-        return text
+        data = b"".join(chunks)
+        chunks.clear()
+        with translate_errors(self.name):
+            return data.decode("utf-8-sig")
 
     def read_json(self, text: str | None = None) -> Any:
         """Parse the whole file (or ``text``) as JSON; NaN/Infinity are rejected."""

@@ -68,7 +68,11 @@ class Person:
 
     def __init__(self, browser, base: str, name: str, width: int = 1280) -> None:
         self.base, self.name = base, name
-        self.context = browser.new_context(viewport={"width": width, "height": 900})
+        # bypass_csp: Playwright's own helpers (wait_for_function, add_script_tag for axe) eval
+        # strings in the page, which the app's CSP forbids. That the app itself runs under its
+        # CSP is tests/security/test_csp_browser.py's job.
+        self.context = browser.new_context(viewport={"width": width, "height": 900},
+                                           bypass_csp=True)
         self.context.set_default_timeout(10000)
         self.page = self.context.new_page()
         self.errors: list[str] = []

@@ -187,7 +187,7 @@ def voted_list(page):
 # --- the workshop ---------------------------------------------------------------------------
 
 @pytest.mark.timeout(900)
-def test_a_whole_workshop_from_new_team_to_archived_madr_record(people, live_server, tmp_path, expect):
+def test_a_whole_workshop_from_new_team_to_archived_madr_record(people, tmp_path, expect):
     tag = uuid.uuid4().hex[:6]
     team_name = f"Orders squad {tag}"
     title = f"Web framework for the orders service {tag}"

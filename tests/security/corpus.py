@@ -442,16 +442,16 @@ def heavy_cases() -> list[Case]:
         heavy("line-100mb-k6-ndjson", "out.ndjson", repeated(
             b'{"metric":"http_reqs","type":"Point","data":{"time":"2024-01-01T00:00:00Z",'
             b'"value":1,"tags":{"x":"', b"a", hundred, b'"}}}\n'), "longer than"),
-        heavy("line-100mb-locust-csv", "run_stats.csv",
-              repeated(LOCUST_HEADER, b"9", hundred, b"\n"), "longer than"),
-        heavy("line-100mb-wrk", "wrk.txt", repeated(
-            b"Running 1s test @ http://127.0.0.1/\n  Thread Stats   Avg\n", b"x", hundred),
-            "larger than 64 MiB"),
+        heavy("line-20mb-locust-csv", "run_stats.csv",
+              repeated(LOCUST_HEADER, b"9", 20 * MIB, b"\n"), "longer than"),
+        heavy("line-20mb-wrk", "wrk.txt", repeated(
+            b"Running 1s test @ http://127.0.0.1/\n  Thread Stats   Avg\n", b"x", 20 * MIB),
+            "incomplete"),
         heavy("line-100mb-no-signature", "results.csv", repeated(b"", b"a", hundred),
               "not output of a supported"),
         heavy("json-document-over-the-cap", "summary.json", repeated(
             b'{"root_group": {}, "metrics": {"http_reqs": {"count": 1, "rate": 1}}, "pad": "',
-            b"a", 70 * MIB, b'"}'), "larger than 64 MiB"),
+            b"a", 65 * MIB, b'"}'), "larger than 64 MiB"),
         heavy("json-container-bomb", "summary.json", repeated(
             b'{"root_group": {}, "metrics": {"http_reqs": ', b"[],", 7 * MIB, b"1}}"),
             "JSON objects"),
@@ -466,7 +466,7 @@ def heavy_cases() -> list[Case]:
             "deep"),
         heavy("xml-50mb-of-empty-elements", "results.xml", repeated(
             b'<?xml version="1.0"?>\n<testResults version="1.2">', b"<x/>", 13 * MIB,
-            b"</testResults>"), "no samples"),
+            b"</testResults>"), "not samples"),
         heavy("gzip-bomb-1gib", "results.jtl.gz", (lambda: iter([_bomb(1024 * MIB)]),
                                                     len(_bomb(1024 * MIB))),
               "decompresses to more than"),
