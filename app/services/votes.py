@@ -559,6 +559,8 @@ def render_board(review: Review, session: VoteSession | None = None) -> str:
 def push_board(review: Review, rev: int | None = None) -> None:
     """Broadcast the board (same block the page renders; it never depends on the viewer).
     ``rev``: the revision already counted with the change (see realtime.bump_revision)."""
+    if rev is None:  # count first, render after: the board sent is never older than its revision
+        rev = realtime.bump_revision(review.id)
     realtime.broadcast_fragment(review.id, render_board(review), rev=rev)
 
 

@@ -37,12 +37,19 @@
   }
 
   // Swap every top-level element of a pushed fragment into the element with the same id.
-  function swapFragments(html) {
+  // Broadcasts can arrive out of order: an element never goes back to an older revision.
+  const appliedRev = {};
+  function swapFragments(html, rev) {
     const holder = document.createElement("template");
     holder.innerHTML = html.trim();
     Array.from(holder.content.children).forEach(function (el) {
       const target = el.id && document.getElementById(el.id);
-      if (target) htmx.swap(target, el.outerHTML, { swapStyle: "outerHTML" });
+      if (!target) return;
+      if (typeof rev === "number") {
+        if (appliedRev[el.id] !== undefined && rev < appliedRev[el.id]) return;
+        appliedRev[el.id] = rev;
+      }
+      htmx.swap(target, el.outerHTML, { swapStyle: "outerHTML" });
     });
     markViewedStep();
   }
@@ -144,7 +151,7 @@
   socket.on("connect_error", function (err) {
     setStatus("offline", "Cannot join the live room: " + (err && err.message ? err.message : "offline"));
   });
-  socket.on("fragment", function (msg) { seen(msg.rev); swapFragments(msg.html); });
+  socket.on("fragment", function (msg) { seen(msg.rev); swapFragments(msg.html, msg.rev); });
   socket.on("step", function (msg) {
     seen(msg.rev);
     swapFragments(msg.nav);
