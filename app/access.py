@@ -23,6 +23,7 @@ from functools import wraps
 
 from flask import abort, g, request
 from flask_login import current_user
+from sqlalchemy import and_
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.exceptions import HTTPException
 
@@ -59,11 +60,20 @@ def membership_for(team_id: int, user) -> Membership | None:
     )
 
 
-def _load_review(review_id) -> Review | None:
-    """The review with what every review page shows loaded up front, one statement each
-    instead of one per use: its team (joined) and its candidates (selectin)."""
-    return db.session.scalar(db.select(Review).where(Review.id == review_id)
-                             .options(joinedload(Review.team), selectinload(Review.candidates)))
+def _load_review(review_id, user) -> tuple[Review | None, Membership | None]:
+    """The review and the user's membership of its team in one statement, with what every
+    review page shows loaded up front instead of one statement per use: its team (joined)
+    and its candidates (selectin)."""
+    query = db.select(Review).where(Review.id == review_id)
+    if user.is_authenticated:
+        query = db.select(Review, Membership).outerjoin(Membership, and_(
+            Membership.team_id == Review.team_id, Membership.user_id == user.id)).where(
+            Review.id == review_id)
+    row = db.session.execute(
+        query.options(joinedload(Review.team), selectinload(Review.candidates))).first()
+    if row is None:
+        return None, None
+    return row[0], (row[1] if user.is_authenticated else None)
 
 
 def load_scope(rule: Rule, kwargs: dict, user) -> Membership | None:
@@ -71,11 +81,11 @@ def load_scope(rule: Rule, kwargs: dict, user) -> Membership | None:
     check the user's role; aborts 404/403. Shared by views and socket events."""
     if rule.scope == "team":
         obj = db.session.get(Team, kwargs.pop("team_id"))
-        team_id, key = (obj.id if obj else None), "team"
+        key = "team"
+        found = membership_for(obj.id, user) if obj else None
     else:
-        obj = _load_review(kwargs.pop("review_id"))
-        team_id, key = (obj.team_id if obj else None), "review"
-    found = membership_for(team_id, user) if obj else None
+        obj, found = _load_review(kwargs.pop("review_id"), user)
+        key = "review"
     if found is None:
         abort(404)
     if not rule.allows(found.role_enum):

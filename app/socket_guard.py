@@ -136,7 +136,7 @@ def install(app: Flask) -> None:
     eio.ping_interval = app.config["SOCKETIO_PING_INTERVAL"]
     eio.ping_timeout = app.config["SOCKETIO_PING_TIMEOUT"]
     websocket = eio._async.get("websocket")
-    if websocket is not None:  # the threading driver: cap frames while they arrive
+    if eio.async_mode == "threading" and websocket is not None:  # simple-websocket: cap frames
         eio._async = {**eio._async,
                       "websocket": functools.partial(websocket, max_message_size=limit)}
 

@@ -76,8 +76,9 @@ def upload_run(url: str, seeded: dict, files: list[Path], label: str):
     return session, response
 
 
-def dogfood(seconds: int = 30, users: int = 10, keep: Path | None = None) -> Dogfood:
-    """Seed a workshop, serve it, load it with Locust, upload Locust's files as a run."""
+def dogfood(seconds: int = 30, users: int = 10, keep: Path | None = None, size: str | None = None) -> Dogfood:
+    """Seed a workshop (bench/seed.py's default world, or ``size`` as its --size), serve it,
+    load it with Locust, upload Locust's files as a run."""
     from app.parsers import InputFile, parse_run
     from bench.pages import seed_instance, serve, server_env, stop
 
@@ -85,7 +86,7 @@ def dogfood(seconds: int = 30, users: int = 10, keep: Path | None = None) -> Dog
     proc = None
     try:
         env = server_env(tmp)
-        seeded = seed_instance(env, "--workshop")
+        seeded = seed_instance(env, "--workshop", *(["--size", size] if size else []))
         proc, url = serve("wsgi:app", env)
         out = keep or tmp
         files, log = run_locust(url, seeded, out, seconds, users, env)

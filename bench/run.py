@@ -148,6 +148,9 @@ SECTIONS: list[tuple[str, object]] = [
     ("Live fan-out and ballot throughput (bench/sockets.py)", lazy("bench.sockets")),
     ("Scale-out: sockets and fan-out over several processes (bench/sockets.py)",
      lazy("bench.sockets", "scaleout_section")),
+    ("Review workspace pages (bench/pages.py)", lazy("bench.pages")),
+    ("Upload parsing: large generated files (bench/uploads.py)", lazy("bench.uploads")),
+    ("Dogfood: Locust against Tradeoff, imported as a run (bench/dogfood.py)", lazy("bench.dogfood")),
 ]
 
 
@@ -208,22 +211,29 @@ def previous_sections() -> dict[str, list[str]]:
 
 def main() -> None:
     only = os.environ.get("BENCH_ONLY", "").lower()
-    lines, failed = ["# Benchmarks", "", *machine_lines()], []
-    kept = previous_sections() if only else {}
+    bodies, failed = {}, []
     for title, section in SECTIONS:
         if only and only not in title.lower():
-            if title in kept:  # not run this time: the previous figures stay
-                lines += ["", f"## {title}", "", *(kept[title] or [""])]
-                while lines[-1] == "":
-                    lines.pop()
             continue
         print(f"== {title}", flush=True)
         try:
-            body = section()
+            bodies[title] = section()
         except Exception as err:  # noqa: BLE001 - reported, the other sections still run
             failed.append(title)
-            body = [f"**Failed:** `{type(err).__name__}: {err}`"]
-        lines += ["", f"## {title}", "", *body]
+            bodies[title] = [f"**Failed:** `{type(err).__name__}: {err}`"]
+    # Read only now: a BENCH_ONLY run keeps the other sections as RESULTS.md has them at its end.
+    kept = previous_sections() if only else {}
+    lines = ["# Benchmarks", "", *machine_lines()]
+    if only:
+        lines.append(f"Last written by a partial run (BENCH_ONLY={only}); the sections it did not run keep "
+                     "the figures of an earlier run on this machine.")
+    for title, _section in SECTIONS:
+        body = bodies.get(title, kept.get(title))
+        if body is None:
+            continue
+        lines += ["", f"## {title}", "", *(body or [""])]
+        while lines[-1] == "":
+            lines.pop()
     (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     if failed:

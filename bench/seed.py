@@ -131,7 +131,7 @@ def seed_workspace(size: Size = Size(), prefix: str | None = None, *, workshop: 
     if workshop:
         votes.open_vote(owner, review, votes.VoteSettings(method="single", reveal="live"))
         reviews.set_step(owner, review, "mapping")
-        return Seeded(review.id, voters[2].email, owner.email, PASSWORD, size,
+        return Seeded(review.id, voters[min(2, len(voters) - 1)].email, owner.email, PASSWORD, size,
                       tuple(u.email for u in voters[1:]))
     mapping.reveal(owner, review)
     session = votes.open_vote(owner, review, votes.VoteSettings(
@@ -141,7 +141,7 @@ def seed_workspace(size: Size = Size(), prefix: str | None = None, *, workshop: 
         votes.cast_ballot(user, review, session.id, order)
     votes.close_vote(owner, review, session.id)
     reviews.set_step(owner, review, "mapping")
-    return Seeded(review.id, voters[2].email, owner.email, PASSWORD, size,
+    return Seeded(review.id, voters[min(2, len(voters) - 1)].email, owner.email, PASSWORD, size,
                   tuple(u.email for u in voters[1:]))
 
 
@@ -153,8 +153,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=1, help="1: the default world, 2: doubled, ...")
     parser.add_argument("--workshop", action="store_true", help="blind round, open vote")
+    parser.add_argument("--size", help="members,candidates,criteria,runs,notes (instead of --scale)")
     args = parser.parse_args()
-    size = Size()
+    size = Size(*map(int, args.size.split(","))) if args.size else Size()
     for _ in range(args.scale - 1):
         size = size.doubled()
     app = create_app()

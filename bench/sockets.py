@@ -377,6 +377,7 @@ class Fanout:
     casts: int
     payload: int  # bytes of the broadcast HTML
     answered: list[float]
+    error: str = ""
 
     @property
     def complete(self) -> bool:
@@ -422,6 +423,15 @@ async def run_fanout(url: str, specs: list[tuple[str | None, dict]], casts: int,
         return Fanout(latencies, received, held, casts, payload, answered)
     finally:
         await room.close()
+
+
+def try_fanout(coroutine, casts: int) -> Fanout:
+    """A fan-out run that fails (clients refused or dropped) gives an empty result saying why."""
+    try:
+        return asyncio.run(coroutine)
+    except Exception as err:  # noqa: BLE001 - reported in the rows
+        log(f"fan-out failed: {err}")
+        return Fanout([], [], 0, casts, 0, [], error=f"{type(err).__name__}: {err}")
 
 
 def app_trigger(url: str, world: World, casters: list[Member]):
@@ -671,8 +681,9 @@ def _answers(url: str) -> bool:
 
 
 def scaleout_rows(clients: int = SCALE_CLIENTS, procs: int = SCALE_PROCS, casts: int = CASTS,
-                  members: int = MEMBERS) -> list[Row]:
-    """Benchmark 5: ``procs`` app processes + Redis + PostgreSQL behind nginx."""
+                  members: int = MEMBERS, redis_db: int = 8) -> list[Row]:
+    """Benchmark 5: ``procs`` app processes + Redis + PostgreSQL behind nginx. ``redis_db`` is
+    flushed before and after (tests/scaleout uses 7)."""
     if NGINX is None:
         raise RuntimeError("needs nginx (apt-get install nginx)")
     for url, what in ((POSTGRES_URL, "PostgreSQL (TEST_POSTGRES_URL)"), (REDIS_URL, "Redis (TEST_REDIS_URL)")):
@@ -687,7 +698,7 @@ def scaleout_rows(clients: int = SCALE_CLIENTS, procs: int = SCALE_PROCS, casts:
     raise_nofile(8 * clients + 4096)
     tmp = Path(tempfile.mkdtemp(prefix="bench-scaleout-"))
     url, drop = fresh_postgres_database()
-    redis_url = REDIS_URL.rsplit("/", 1)[0] + "/8"
+    redis_url = REDIS_URL.rsplit("/", 1)[0] + f"/{redis_db}"
     redis.Redis.from_url(redis_url).flushdb()
     env = base_env(tmp, database_url=url, redis_url=redis_url)
     env.update(TRADEOFF_PROXY_COUNT="1", TRADEOFF_EXPOSE_NODE="1")
@@ -710,12 +721,12 @@ def scaleout_rows(clients: int = SCALE_CLIENTS, procs: int = SCALE_PROCS, casts:
         # Fan-out to every client: --threads raised so that one process could hold them all.
         cluster.restart_apps(clients + HEADROOM)
         casters = logged[:casts]
-        spread = asyncio.run(run_fanout(cluster.url, specs, casts,
-                                        app_trigger(cluster.url, world, casters), app_predicate(world)))
-        world.ballots += casts
-        single = asyncio.run(run_fanout(one.url, specs, casts,
-                                        app_trigger(one.url, world, logged[casts:2 * casts]),
-                                        app_predicate(world)))
+        spread = try_fanout(run_fanout(cluster.url, specs, casts,
+                                       app_trigger(cluster.url, world, casters), app_predicate(world)), casts)
+        world.ballots = count(db_url(env), "SELECT count(*) FROM ballots WHERE session_id = :s", s=world.session)
+        single = try_fanout(run_fanout(one.url, specs, casts,
+                                       app_trigger(one.url, world, logged[casts:2 * casts]),
+                                       app_predicate(world)), casts)
         command = shown(gunicorn_command("wsgi:app", 0, clients + HEADROOM)).replace(":0", ":PORT")
     finally:
         restarts = cluster.booted() - cluster.starts
@@ -730,14 +741,17 @@ def scaleout_rows(clients: int = SCALE_CLIENTS, procs: int = SCALE_PROCS, casts:
     rows = [Row("5. scale-out", f"sockets held of {clients} attempted, {procs} processes behind nginx "
                 f"(--threads {PROD_THREADS})", float(held_all), "sockets", float(held_one),
                 f"1 process behind nginx, same command (HTTP still answered: {'yes' if http_one else 'no'})",
-                target=f"≥ {TARGET_SOCKETS_RATIO}× one process", met=ratio_ok, command=f"{procs} × `{prod}`",
+                target=f"≥ {TARGET_SOCKETS_RATIO}× one process", met=ratio_ok, command=f"{procs} × {prod}",
                 detail=f"HTTP still answered with every socket held: {'yes' if http_all else 'no'}; "
                        f"{procs} processes held {held_all} of {clients}; gunicorn worker restarts during the "
                        f"whole run (sockets dropped): {restarts}",
                 extra={"held_one": held_one, "held_all": held_all, "http_one": http_one, "http_all": http_all})]
     fan = fanout_figures("5. scale-out", f"{clients} clients over {procs} processes + Redis + PostgreSQL",
-                         spread, single, f"{procs} × `{command}`", f"1 × {command}",
+                         spread, single, f"{procs} × {command}", f"1 × {command}",
                          anchor_name=f"the same {clients} clients on 1 process")
+    for run, label in ((spread, f"{procs} processes"), (single, "1 process")):
+        if run.error:
+            fan[0].detail += f"; **{label} failed:** {run.error}"
     for row in fan:
         if row.target:
             row.target = f"reported against one process (the {TARGET_FANOUT_MS:.0f} ms goal of benchmark 1)"
@@ -790,6 +804,7 @@ def scaleout_section() -> list[str]:
 def run_parts(parts) -> list[str]:
     rows: list[Row] = []
     failures: list[str] = []
+    load_before = os.getloadavg()[1]
     for name, run in parts:
         print(f"   {name} ...", flush=True)
         try:
@@ -803,6 +818,8 @@ def run_parts(parts) -> list[str]:
              f"The production command runs Socket.IO in threading mode: every open WebSocket holds one of the "
              f"process's `--threads` for its whole life, so the fan-out runs raise `--threads` to clients + "
              f"{HEADROOM} (app and anchor alike) and the socket rows use the production `--threads {PROD_THREADS}`.",
+             f"Machine load (5-minute load average) when this section started: {load_before:.1f}, when it "
+             f"ended: {os.getloadavg()[1]:.1f}, on {os.cpu_count()} cores.",
              ""]
     return intro + markdown(rows) + ([""] + failures if failures else [])
 

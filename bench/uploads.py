@@ -234,6 +234,43 @@ def _line(row: dict) -> str:
             f"peak RSS +{row['rss_growth_mb']:.1f} MB  requests {row['requests']}")
 
 
+def section() -> list[str]:
+    """bench/run.py's section: every format at BENCH_UPLOAD_MB sizes (default 10,100,500)."""
+    sizes = [float(x) for x in os.environ.get("BENCH_UPLOAD_MB", "10,100,500").split(",") if x]
+    anchor = pandas_available()
+    rows = run_sizes(sizes, anchor=anchor)
+    ours = [r for r in rows if r["engine"] == "tradeoff"]
+    lines = ["Generated files (bench/uploads.py, in a temporary directory, deleted after): k6 `--out json` as k6 "
+             "writes it (14 Point lines per request, Metric lines, a vus gauge), a default 17-column JMeter CSV "
+             "JTL (every 4th sample with two redirect sub-results), a Locust `--csv-full-history` set (a small "
+             "`_stats.csv` and a large `_stats_history.csv`: 5 endpoints + Aggregated per second). Each parse "
+             "runs in a fresh Python process: MB/s = file size ÷ wall time of `parse_run` (MB per CPU-second "
+             "next to it, less sensitive to other work on the machine); peak RSS growth = `ru_maxrss` after "
+             "minus RSS before the parse (imports done).", "",
+             "| Format | size | MB/s | MB per CPU-s | peak RSS growth | requests | ≥ 50 MB/s? | ≤ 100 MB? |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in ours:
+        lines.append(f"| {r['format']} | {r['size_mb']:.0f} MB | {r['mb_per_s']:.1f} | {r['mb_per_cpu_s']:.1f} | "
+                     f"{r['rss_growth_mb']:.1f} MB | {r['requests']:,} | "
+                     f"{'yes' if r['mb_per_s'] >= TARGET_MB_S else '**no**'} | "
+                     f"{'yes' if r['rss_growth_mb'] <= TARGET_RSS_MB else '**no**'} |")
+    lines.append("")
+    if anchor:
+        lines += ["Anchor: `pandas.read_csv(usecols=timeStamp, elapsed, label, success)` + `quantile([.5, .9, .95, "
+                  ".99])` on the same JTL file, in a fresh process (pandas keeps the whole table in memory; "
+                  "Tradeoff also skips sub-results, counts failures, endpoints and a time series):", "",
+                  "| JTL size | pandas MB/s | pandas peak RSS growth | Tradeoff ÷ pandas (speed) |", "|---|---|---|---|"]
+        for size in sizes:
+            mine = next(r for r in ours if r["format"] == "jmeter-csv" and round(r["size_mb"]) == round(size))
+            theirs = next((r for r in rows if r["engine"] == "pandas" and r["size_mb"] == mine["size_mb"]), None)
+            if theirs:
+                lines.append(f"| {mine['size_mb']:.0f} MB | {theirs['mb_per_s']:.1f} | {theirs['rss_growth_mb']:.0f} MB "
+                             f"| {mine['mb_per_s'] / theirs['mb_per_s']:.2f} |")
+    else:
+        lines.append("Anchor skipped: pandas is not installed (`pip install -e '.[bench]'`; `make bench` does).")
+    return lines
+
+
 def main(argv: list[str]) -> None:
     if argv[:1] == ["--child"]:
         engine, fmt, *paths = argv[1:]

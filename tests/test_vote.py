@@ -453,3 +453,21 @@ def test_plain_post_without_htmx_renders_the_whole_workspace(app, world):
     body = r.get_data(as_text=True)
     assert r.status_code == 422 and "<html" in body and 'id="step-nav"' in body
     assert "Not a valid choice" in body
+
+
+def test_a_voter_demoted_to_observer_stays_named_on_the_board(app, world):
+    """A ballot cast before its voter lost the member role still counts and is still named;
+    the vote page keeps working for everyone (it once failed with a 500 here)."""
+    from app.models import Membership  # noqa: PLC0415
+    from app.services import teams  # noqa: PLC0415
+
+    review = blank_review(world)
+    session = open_vote(world, review)
+    member = world.users["member"]
+    votes.cast_ballot(member, review, session.id, ids(review)["A"])
+    membership = db.session.scalar(db.select(Membership).where(
+        Membership.team_id == world.team.id, Membership.user_id == member.id))
+    teams.change_role(world.users["owner"], world.team, membership.id, Role.OBSERVER)
+    page = vote_page(app, world, review, persona="facilitator")
+    assert member.name in page
+    assert votes.vote_view(review, world.users["facilitator"]).board.voted == [member.name]

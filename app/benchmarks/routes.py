@@ -327,8 +327,11 @@ def charts_css():
 def download_file(review, run_id: int, file_id: int):
     """The original file, always as an attachment: never rendered (it may be an HTML report)."""
     found, path = benchmarks.get_file(benchmarks.get_run(review, run_id), file_id)
+    # Browsers percent-decode the plain filename parameter: a stored name such as
+    # "%2e%2e%2fx" must not come back as a path, so "%" never reaches the header.
     response = send_file(path, mimetype="application/octet-stream", as_attachment=True,
-                         download_name=found.name, conditional=True, etag=found.sha256)
+                         download_name=found.name.replace("%", "_"), conditional=True,
+                         etag=found.sha256)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response

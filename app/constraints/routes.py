@@ -33,16 +33,16 @@ def constraints_context(review, viewer, **forms) -> dict:
     own = {subject: level for (uid, subject), level in expertise.items() if uid == viewer.id}
     question_form = forms.get("question_form") or QuestionForm()
     question_form.suggests.choices = [(c.name, c.name) for c in review.candidates]
+    rows, answers = constraints.constraints_of(review), constraints.answers(review)  # read once
     disqualify_form = forms.get("disqualify_form") or DisqualifyForm()
     disqualify_form.constraint_id.choices = [("", "—")] + [
-        (str(c.id), f"{c.kind_enum.spec.label} ({c.priority})")
-        for c in constraints.constraints_of(review) if c.knockout]
+        (str(c.id), f"{c.kind_enum.spec.label} ({c.priority})") for c in rows if c.knockout]
     return {
-        "constraints": constraints.constraints_of(review),
+        "constraints": rows,
         "constraint_form": forms.get("constraint_form") or ConstraintForm(),
         "questions": constraints.questions(review),
-        "answers": constraints.answers(review),
-        "suggestions": constraints.suggestions(review),
+        "answers": answers,
+        "suggestions": constraints.suggestions(review, answers),
         "question_form": question_form,
         "subjects": constraints.subjects(review),
         "expertise": expertise,

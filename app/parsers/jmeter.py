@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from operator import itemgetter, methodcaller
+from itertools import repeat
+from operator import add, itemgetter, methodcaller, truediv
 from typing import Any
 
 from app.parsers.model import Endpoint, Latency, ParsedRun, ParseError, Summary
@@ -224,12 +225,12 @@ def _csv_batch(aggregator: _JtlAggregator, rows: list[list[str]], columns: dict[
     if top:
         pick = partial(_pick, top)
         starts, elapsed, labels = pick(starts), pick(elapsed), pick(labels)
-        times_s = [start / 1000 for start in starts]
-        keys = [(None, label) for label in labels]
+        times_s = list(map(truediv, starts, repeat(1000)))
+        keys = list(zip(repeat(None), labels))
         plan = acc.can_batch(times_s, keys)
         if plan is None:
             return False
-        ends_s = [(start + ms) / 1000 for start, ms in zip(starts, elapsed, strict=True)]
+        ends_s = list(map(truediv, map(add, starts, elapsed), repeat(1000)))
         codes = pick(column("responseCode") or [""] * len(rows))
         acc.add_batch(plan, times_s, ends_s, keys, elapsed, codes,
                       None if users is None else pick(users))

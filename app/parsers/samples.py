@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import groupby, repeat
 from math import ceil, log
 from operator import floordiv, itemgetter, truediv
 
@@ -308,15 +308,11 @@ class RunAccumulator:
 
 
 def _groups(keys: list) -> dict:
-    """Row indexes by key, keys in order of first appearance, indexes ascending."""
-    found: dict = {}
-    for i, key in enumerate(keys):
-        rows = found.get(key)
-        if rows is None:
-            found[key] = [i]
-        else:
-            rows.append(i)
-    return found
+    """Row indexes by key, keys in order of first appearance, indexes ascending (a stable
+    sort by key, then runs of equal keys: no Python-level step per row)."""
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    runs = {key: list(rows) for key, rows in groupby(order, key=keys.__getitem__)}
+    return {key: runs[key] for key in dict.fromkeys(keys)}
 
 
 def _pick(rows: list[int], values: list) -> list:

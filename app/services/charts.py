@@ -13,7 +13,7 @@ own rules served as ``/charts.css`` and linked from every page (templates/base.h
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from xml.etree import ElementTree as ET
 
 import pygal
@@ -95,7 +95,15 @@ def stylesheet() -> str:
 
 
 def _bar(key: str, y_title: str, names: list[str], series: list[tuple[str, list]],
-         formatter) -> Markup:
+         digits: int = 1) -> Markup:
+    """A bar chart, drawn once per distinct input (every viewer's page and refresh shows the
+    same comparison; pygal takes far longer than the rest of the page)."""
+    return _bar_svg(key, y_title, tuple(names), tuple((n, tuple(v)) for n, v in series), digits)
+
+
+@lru_cache(maxsize=64)
+def _bar_svg(key: str, y_title: str, names: tuple, series: tuple, digits: int) -> Markup:
+    formatter = lambda v: fmt_number(v, digits)  # noqa: E731
     legend = len(series) > 1
     # pygal sets a bottom legend at the very edge of a bar chart: leave it room
     # Values print above the bars (on the page background), never on a coloured bar where
@@ -126,15 +134,13 @@ def comparison_charts(comparison: Comparison) -> list[Chart]:
     latency = [(p.upper(), [row.run.latency(p) for row in rows]) for p in ("p50", "p95", "p99")]
     charts = [
         Chart("rps", "Requests per second (higher is better)",
-              _bar("rps", "requests/s", names, [("Requests/s", rps)],
-                   lambda v: fmt_number(v)),
+              _bar("rps", "requests/s", names, [("Requests/s", rps)]),
               _series_text(names, rps, "requests/s")),
         Chart("latency", "Latency percentiles in ms (lower is better)",
-              _bar("latency", "ms", names, latency, lambda v: fmt_number(v)),
+              _bar("latency", "ms", names, latency),
               "; ".join(f"{p}: " + _series_text(names, vals, "ms") for p, vals in latency)),
         Chart("errors", "Error rate in % (lower is better)",
-              _bar("errors", "%", names, [("Error rate %", errors)],
-                   lambda v: fmt_number(v, 2)),
+              _bar("errors", "%", names, [("Error rate %", errors)], digits=2),
               _series_text(names, errors, "%")),
     ]
     return charts + timeseries_charts([(row.candidate.name, row.run) for row in rows])
@@ -154,6 +160,12 @@ XY_OPTIONS = dict(stroke=True, stroke_style={"width": 2.5}, show_dots=False,
 
 
 def _xy(key: str, y_title: str, series: list[tuple[str, list]]) -> Markup:
+    """A line chart, drawn once per distinct input (see :func:`_bar`)."""
+    return _xy_svg(key, y_title, tuple((n, tuple(map(tuple, pts))) for n, pts in series))
+
+
+@lru_cache(maxsize=64)
+def _xy_svg(key: str, y_title: str, series: tuple) -> Markup:
     chart = pygal.XY(x_title="seconds from start", y_title=y_title, **XY_OPTIONS,
                      value_formatter=lambda v: fmt_number(v),
                      x_value_formatter=lambda v: fmt_number(v, 0), **BASE)

@@ -154,8 +154,12 @@ def answers(review: Review) -> dict[str, ChecklistAnswer]:
     return {row.question_key: row for row in rows}
 
 
-def suggestions(review: Review) -> list[checklist_math.Suggestion]:
-    given = {key: row.answer for key, row in answers(review).items()}
+def suggestions(review: Review, given_answers: dict[str, ChecklistAnswer] | None = None
+                ) -> list[checklist_math.Suggestion]:
+    """Candidates suggested by the checklist's answers (``given_answers``: :func:`answers`,
+    when the caller has read them already)."""
+    given = {key: row.answer for key, row in
+             (answers(review) if given_answers is None else given_answers).items()}
     names = [c.name for c in review.candidates if not c.disqualified]
     return checklist_math.suggest(questions(review), given, names)
 

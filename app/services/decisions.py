@@ -50,6 +50,7 @@ from app.models import (
 )
 from app.services import audit, constraints, mapping, notifications, reviews, votes
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.markdown import md_plain, md_text
 from app.services.reviews import ensure_editable
 
 try:  # step 3 and step 4 are optional parts of a record: used when their services exist
@@ -424,20 +425,17 @@ def _constraints_data(rows) -> list[dict]:
 
 def _matrix_data(review: Review, criteria, candidates) -> dict | None:
     """The latest revealed scoring round: cell means/spreads, totals, ranks, sensitivity.
-    Read only (never creates a round); nothing here is per viewer. One statement (the round
-    with its scores); the analysis comes from the cache the mapping step fills."""
-    latest = (db.select(ScoringRound.id).where(ScoringRound.review_id == review.id,
-                                               ScoringRound.revealed_at.is_not(None))
-              .order_by(ScoringRound.number.desc()).limit(1).scalar_subquery())
-    rows = db.session.execute(
-        db.select(ScoringRound, Score.user_id, Score.criterion_id, Score.candidate_id, Score.value)
-        .outerjoin(Score, Score.round_id == ScoringRound.id).where(ScoringRound.id == latest)
-        .order_by(Score.id)).all()
-    if not rows or not criteria:
+    Read only (never creates a round); nothing here is per viewer. The round, then its scores
+    as plain rows; the analysis comes from the cache the mapping step fills."""
+    round_ = db.session.scalar(db.select(ScoringRound).where(
+        ScoringRound.review_id == review.id, ScoringRound.revealed_at.is_not(None))
+        .order_by(ScoringRound.number.desc()).limit(1))
+    if round_ is None or not criteria:
         return None
-    round_ = rows[0][0]
-    result, report, stability = mapping.analyse_scores(
-        criteria, candidates, [row for row in rows if row.user_id is not None])
+    rows = db.session.execute(db.select(Score.user_id, Score.criterion_id, Score.candidate_id,
+                                        Score.value).where(Score.round_id == round_.id)
+                              .order_by(Score.id)).all()
+    result, report, stability = mapping.analyse_scores(criteria, candidates, rows)
     return {
         "round": round_.number, "revealed_at": _iso(round_.revealed_at),
         "cells": [{"criterion_id": c.criterion_id, "candidate_id": c.candidate_id, "n": c.n,
@@ -637,7 +635,13 @@ def export_json(decision: Decision) -> str:
 
 
 def _md(text) -> str:
-    return str(text or "").strip()
+    """Typed Markdown (question, rationale, reasons) for the export: no raw HTML."""
+    return md_text(text)
+
+
+def _cell(text) -> str:
+    """A name in a Markdown table row."""
+    return md_plain(text).replace("|", "\\|")
 
 
 def _fmt(x, digits: int = 2) -> str:
@@ -676,22 +680,24 @@ def _vote_lines(vote: dict | None) -> list[str]:
     result = vote["result"]
     secret = " Ballots were anonymous." if vote["anonymous"] else ""
     lines = ["", "### Vote", "",
-             f"{result['summary']} Method: {vote['method']}; {result['ballots_counted']} "
-             f"ballot(s). {result['quorum']['message']}{secret}", "",
+             f"{md_plain(result['summary'])} Method: {vote['method']}; "
+             f"{result['ballots_counted']} ballot(s). {md_plain(result['quorum']['message'])}"
+             f"{secret}", "",
              "| Option | Votes | Rank |", "|---|---|---|"]
-    lines += [f"| {row['name']} | {row['votes']} | {row['rank']} |" for row in result["tally"]]
+    lines += [f"| {_cell(row['name'])} | {row['votes']} | {row['rank']} |"
+              for row in result["tally"]]
     if result.get("rounds"):
         lines += ["", "Instant-runoff rounds:", ""]
-        lines += [f"* Round {r['number']}: {r['note']}" for r in result["rounds"]]
+        lines += [f"* Round {r['number']}: {md_plain(r['note'])}" for r in result["rounds"]]
     condorcet = result.get("condorcet")
     if condorcet and condorcet.get("agrees_with_irv") is False:
-        lines += ["", condorcet["message"]]
+        lines += ["", md_plain(condorcet["message"])]
     return lines
 
 
 def _pros_cons(data: dict, candidate: dict) -> list[str]:
     cid = candidate["id"]
-    criteria = {c["id"]: c["name"] for c in data["criteria"]}
+    criteria = {c["id"]: md_plain(c["name"]) for c in data["criteria"]}
     constraints_by_id = {c["id"]: c for c in data["constraints"]}
     lines: list[str] = []
     matrix = data.get("matrix")
@@ -710,9 +716,9 @@ def _pros_cons(data: dict, candidate: dict) -> list[str]:
                 lines.append(f"* Bad, because {name} scored {_fmt(cell['mean'], 1)} (team mean)")
     for note in data["prototype_notes"]:
         if note["candidate"] == candidate["name"]:
-            source = f"(prototype “{note['title']}”)"
-            lines += [f"* Good, because {_md(p)} {source}" for p in note["pros"]]
-            lines += [f"* Bad, because {_md(c)} {source}" for c in note["cons"]]
+            source = f"(prototype “{md_plain(note['title'])}”)"
+            lines += [f"* Good, because {md_plain(p)} {source}" for p in note["pros"]]
+            lines += [f"* Bad, because {md_plain(c)} {source}" for c in note["cons"]]
     for check in data["constraint_checks"]:
         constraint = constraints_by_id.get(check["constraint_id"])
         if check["candidate_id"] == cid and constraint and check["status"] in ("pass", "fail"):
@@ -730,59 +736,64 @@ def export_markdown(decision: Decision, base_url: str = "") -> str:
     review, outcome = data["review"], data["decision"]
     base = base_url.rstrip("/")
     successor = decision.successor
-    successor_link = (f"[{successor.title}]({base}/reviews/{successor.id})" if successor else None)
-    deciders = ", ".join(f"{s['user']['name']} ({s['stance']})" for s in data["signoffs"]) or "—"
+    successor_link = (f"[{md_plain(successor.title)}]({base}/reviews/{successor.id})"
+                      if successor else None)
+    deciders = ", ".join(f"{md_plain(s['user']['name'])} ({s['stance']})"
+                         for s in data["signoffs"]) or "—"
     day = (outcome["signed_off_at"] or outcome["drafted_at"] or "")[:10]
-    lines = [f"# {review['title']}", "",
+    lines = [f"# {md_plain(review['title'])}", "",
              f"* Status: {_status_line(data, successor_link)}",
              f"* Deciders: {deciders}",
              f"* Date: {day}"]
     if outcome["tags"]:
-        lines.append(f"* Tags: {', '.join(outcome['tags'])}")
+        lines.append(f"* Tags: {', '.join(md_plain(t) for t in outcome['tags'])}")
     if review["revisit_on"]:
         lines.append(f"* Revisit on: {review['revisit_on']}")
     if decision.content_hash:
         lines.append(f"* Content hash (SHA-256): `{decision.content_hash}`")
     lines += ["", "## Context and Problem Statement", "",
               _md(review["question"]) or "—", "",
-              f"Team: {review['team']['name']}. Decided in the review “{review['title']}”, "
+              f"Team: {md_plain(review['team']['name'])}. Decided in the review "
+              f"“{md_plain(review['title'])}”, "
               f"signed off under the rule: {outcome['rule_label'].lower()}.",
               "", "## Decision Drivers", ""]
     ordered = sorted(data["constraints"], key=lambda c: ({"must": 0, "should": 1}.get(
         c["priority"], 2), c["id"]))
     drivers = [f"* {_driver(c)}" for c in ordered]
-    drivers += [f"* {c['name']} (weight {_fmt(c['weight'])})"
+    drivers += [f"* {md_plain(c['name'])} (weight {_fmt(c['weight'])})"
                 for c in sorted(data["criteria"], key=lambda c: (-c["weight"], c["position"]))
                 if c["weight"] > 0]
     lines += drivers or ["* —"]
     lines += ["", "## Considered Options", ""]
-    lines += [f"* {c['name']}" + (f" — {_md(c['description'])}" if c["description"] else "")
+    lines += [f"* {md_plain(c['name'])}"
+              + (f" — {_md(c['description'])}" if c["description"] else "")
               + (" (disqualified)" if c["disqualified"] else "") for c in data["candidates"]]
     lines += ["", "## Decision Outcome", "",
-              f"Chosen option: “{outcome['chosen']['name']}”, because "
+              f"Chosen option: “{md_plain(outcome['chosen']['name'])}”, because "
               f"{_md(outcome['rationale'])}"]
     if outcome["deviation_reason"]:
-        winners = ", ".join(outcome["vote_winners"]) or "none"
+        winners = ", ".join(md_plain(w) for w in outcome["vote_winners"]) or "none"
         lines += ["", f"The vote's result ({winners}) was not followed: "
                       f"{_md(outcome['deviation_reason'])}"]
     lines += _vote_lines(data["vote"])
     if data["matrix"]:
         lines += ["", "### Sensitivity", "", f"Stability: {data['matrix']['stability']}", ""]
         names = {c["id"]: c["name"] for c in data["criteria"]}
-        lines += [f"* {names.get(s['criterion_id'], '?')}: {s['summary']}"
+        lines += [f"* {md_plain(names.get(s['criterion_id'], '?'))}: {md_plain(s['summary'])}"
                   for s in data["matrix"]["sensitivity"]]
     lines += ["", "### Consequences", "", _md(outcome["consequences"]) or "—",
               "", "## Pros and Cons of the Options", ""]
     for candidate in data["candidates"]:
-        lines += [f"### {candidate['name']}", "", *_pros_cons(data, candidate), ""]
+        lines += [f"### {md_plain(candidate['name'])}", "", *_pros_cons(data, candidate), ""]
     lines += ["## Dissent", ""]
-    lines += [f"* {d['user']} ({d['stance']}): {_md(d['reason'])}" for d in data["dissent"]] or \
+    lines += [f"* {md_plain(d['user'])} ({d['stance']}): {_md(d['reason'])}"
+              for d in data["dissent"]] or \
         ["None recorded."]
     lines += ["", "## Links", "", f"* Review: {base}/reviews/{review['id']}",
               f"* Record: {base}/reviews/{review['id']}/record"]
     if successor_link:
         lines.append(f"* Superseded by: {successor_link}")
-    lines += [f"* {link}" for note in data["prototype_notes"] for link in note["links"]]
+    lines += [f"* {md_text(link)}" for note in data["prototype_notes"] for link in note["links"]]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -11,6 +11,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
+from typing import NamedTuple
 
 from sqlalchemy.exc import IntegrityError
 
@@ -20,6 +22,7 @@ from app.extensions import db
 from app.models import Criterion, Membership, Review, Role, Score, ScoringRound, User
 from app.services import audit
 from app.services.errors import Conflict, Invalid, NotFound
+from app.services.markdown import md_plain
 from app.services.reviews import ensure_editable
 
 MAX_CRITERIA = 30
@@ -335,8 +338,7 @@ class MatrixView:
         return {t.candidate_id: t for t in self.result.totals}
 
 
-@dataclass(frozen=True)
-class TeamScore:
+class TeamScore(NamedTuple):
     """One member's score of a revealed round, as the matrix lists it under a cell."""
 
     user: User
@@ -379,10 +381,20 @@ def analyse(crit, cand, entries) -> tuple:
     return _analysis(tuple(crit), tuple(cand), tuple(sorted(entries)))
 
 
-def analyse_scores(criteria, candidates, scores) -> tuple:
-    """:func:`analyse` of score rows (anything with user_id, criterion_id, candidate_id and
-    value) on these criteria (current weights) and candidates."""
-    return analyse(*_inputs(criteria, candidates, scores))
+def analyse_scores(criteria, candidates, rows) -> tuple:
+    """:func:`analyse` of score rows ``(user_id, criterion_id, candidate_id, value)`` in a
+    fixed order (by score id) on these criteria (current weights) and candidates. Keyed by
+    the rows themselves, so a page that shows an analysed matrix again builds no entries."""
+    crit = tuple(matrix_math.Criterion(c.id, c.weight, c.name) for c in criteria)
+    cand = tuple(matrix_math.Candidate(c.id, c.disqualified, c.name) for c in candidates)
+    return _analysis_of_rows(crit, cand, tuple(map(tuple, rows)))
+
+
+@functools.lru_cache(maxsize=128)
+def _analysis_of_rows(crit: tuple, cand: tuple, rows: tuple) -> tuple:
+    crit_ids, cand_ids = {c.id for c in crit}, {c.id for c in cand}
+    entries = [matrix_math.ScoreEntry(*row) for row in rows if row[1] in crit_ids and row[2] in cand_ids]
+    return analyse(crit, cand, entries)
 
 
 @functools.lru_cache(maxsize=256)
@@ -393,6 +405,7 @@ def _round_result(crit: tuple, cand: tuple, entries: tuple) -> matrix_math.Matri
 # What the matrix reads of each score: enough for the analysis and the revealed cell lists.
 _SCORE_COLUMNS = (Score.round_id, Score.user_id, Score.criterion_id, Score.candidate_id,
                   Score.value, Score.rationale, Score.evidence)
+_ANALYSED_COLUMNS = itemgetter(1, 2, 3, 4)  # (user_id, criterion_id, candidate_id, value)
 
 
 def _round_rows(round_ids: list[int]) -> list:
@@ -432,7 +445,8 @@ def matrix_view(review: Review, viewer: User) -> MatrixView:
                       progress(review, round_, criteria=criteria, people=people, scored=scored),
                       people=people)
     if round_.revealed and criteria:
-        view.result, view.sensitivity, view.stability = analyse(*_inputs(criteria, candidates, shown))
+        view.result, view.sensitivity, view.stability = analyse_scores(
+            criteria, candidates, map(_ANALYSED_COLUMNS, shown))
         by_id = _people_by_id(people, shown)
         for r in shown:
             view.team_scores.setdefault((r.criterion_id, r.candidate_id), []).append(
@@ -493,12 +507,13 @@ def export_csv(view: MatrixView) -> str:
 
 
 def _md_cell(value: str) -> str:
-    return value.replace("|", "\\|").replace("\n", " ")
+    """A cell of the Markdown matrix: one line, shown literally (no HTML, links or pipes)."""
+    return md_plain(value).replace("|", "\\|")
 
 
 def export_markdown(review: Review, view: MatrixView) -> str:
     rows = export_rows(view)
-    lines = [f"# {review.title} — criteria matrix (round {view.round.number})", ""]
+    lines = [f"# {md_plain(review.title)} — criteria matrix (round {view.round.number})", ""]
     if not view.result:
         lines += ["_Scores are blind until the facilitator reveals this round; this export holds "
                   "only your own scores._", ""]
@@ -507,6 +522,6 @@ def export_markdown(review: Review, view: MatrixView) -> str:
     lines += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in rows[1:]]
     if view.sensitivity:
         lines += ["", "## Sensitivity", ""]
-        lines += [f"- {item.summary}" for item in view.sensitivity.items]
-        lines += ["", f"Stability: {view.stability.summary}"]
+        lines += [f"- {md_plain(item.summary)}" for item in view.sensitivity.items]
+        lines += ["", f"Stability: {md_plain(view.stability.summary)}"]
     return "\n".join(lines) + "\n"

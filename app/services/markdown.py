@@ -10,6 +10,7 @@ link gets ``rel="noopener noreferrer nofollow"``.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import nh3
@@ -48,6 +49,20 @@ def sanitize_html(html: str) -> str:
 @lru_cache(maxsize=256)
 def _render(text: str) -> str:
     return sanitize_html(_markdown.render(text))
+
+
+def md_text(text) -> str:
+    """User text written into a Markdown *export* (MADR record, matrix): its Markdown stays,
+    but raw HTML cannot start — "<" becomes "&lt;". Renderers that pass raw HTML through
+    (docs sites, wikis) would otherwise run a typed <script> or <img onerror>."""
+    return str(text or "").strip().replace("<", "&lt;")
+
+
+def md_plain(text) -> str:
+    """A name or title in a Markdown export: one line, shown literally — no raw HTML and no
+    link or image syntax (backslashes and brackets are escaped)."""
+    line = " ".join(str(text or "").split())
+    return re.sub(r"([\\\[\]])", r"\\\1", line).replace("<", "&lt;")
 
 
 def render_markdown(text: str | None) -> Markup:

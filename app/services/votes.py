@@ -528,8 +528,8 @@ def _board(review: Review, session: VoteSession, now: datetime | None = None
     eligible, people = _eligible_names(review)
     voted_ids = {b.user_id for b in ballots}
     if voted_ids - set(people):  # voted, no longer a voting member: still named
-        people.update(db.session.execute(db.select(User.id, User.name).where(
-            User.id.in_(voted_ids - set(people)))).tuples())
+        people.update({uid: name for uid, name in db.session.execute(db.select(User.id, User.name)
+                       .where(User.id.in_(voted_ids - set(people))))})
     view = Board(session,
                  voted=sorted(people.get(uid, "?") for uid in voted_ids),
                  waiting=sorted(people[uid] for uid in eligible if uid not in voted_ids))

@@ -34,7 +34,7 @@ from app.models import BenchmarkFile, BenchmarkRun
 from tests.security.upload_server import Multipart, start
 from tests.test_api import assert_error, bearer, post_run
 from tests.test_benchmarks import AB_TEXT, HX, LOCUST_HEADER, count, login, stored_blobs, upload
-from tests.test_decisions import build_full_review
+from tests.test_decisions import signed_review
 
 LIMIT = 64 * 1024
 MIB = 1024 * 1024
@@ -298,11 +298,11 @@ def test_refused_before_it_is_written(app, world, monkeypatch):
 
 # --- hostile file names -----------------------------------------------------------------------------
 
-HOSTILE_NAMES = [
+HOSTILE_NAMES = [  # as sent in the quoted multipart file name (a backslash is escaped there)
     b"../../etc/passwd",
-    b"..\\..\\..\\x.csv",
+    b"..\\\\..\\\\..\\\\x.csv",
     b"/etc/shadow",
-    b"C:\\Windows\\win.ini",
+    b"C:\\\\Windows\\\\win.ini",
     b"....//....//escape.txt",
     b"%2e%2e%2fencoded.txt",
     b"a\x00b.txt",
@@ -377,7 +377,7 @@ def assert_safe_attachment(r, expect_name: str | None = None) -> None:
 
 def test_every_download_is_a_safe_attachment(app, world):
     """Exports and starter scripts of a review whose title and names are hostile."""
-    review = build_full_review(world)
+    review = signed_review(world)
     review.title = '../../<script>alert(1)</script>"; filename=evil.html'
     db.session.commit()
     client = login(app, world.users["observer"])
