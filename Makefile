@@ -35,7 +35,7 @@ serve: ## one process, threads for Socket.IO (the embedded default)
 	@echo ""
 	@echo "  Tradeoff is running on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
 	@echo ""
-	$(BIN)/gunicorn --workers 1 --threads 100 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+	$(BIN)/gunicorn --workers 1 --threads 400 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 test: setup ## the whole test suite
 	$(BIN)/pytest

@@ -1,4 +1,4 @@
-"""WSGI entry point: ``gunicorn -w 1 --threads 100 wsgi:app`` (see README)."""
+"""WSGI entry point: ``gunicorn -w 1 --threads 400 wsgi:app`` (see README)."""
 
 from app import create_app
 

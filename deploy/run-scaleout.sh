@@ -9,7 +9,7 @@ export TRADEOFF_PROXY_COUNT="${TRADEOFF_PROXY_COUNT:-1}"
 .venv/bin/flask --app wsgi db upgrade
 pids=()
 for i in $(seq 1 "${1:-2}"); do
-  .venv/bin/gunicorn --workers 1 --threads 100 --bind "127.0.0.1:$((8000 + i))" wsgi:app &
+  .venv/bin/gunicorn --workers 1 --threads 400 --bind "127.0.0.1:$((8000 + i))" wsgi:app &
   pids+=($!)
 done
 trap 'kill "${pids[@]}" 2>/dev/null' EXIT INT TERM
