@@ -777,7 +777,7 @@ def export_markdown(decision: Decision, base_url: str = "") -> str:
                       f"{_md(outcome['deviation_reason'])}"]
     lines += _vote_lines(data["vote"])
     if data["matrix"]:
-        lines += ["", "### Sensitivity", "", f"Stability: {data['matrix']['stability']}", ""]
+        lines += ["", "### Sensitivity", "", f"Stability: {md_plain(data['matrix']['stability'])}", ""]
         names = {c["id"]: c["name"] for c in data["criteria"]}
         lines += [f"* {md_plain(names.get(s['criterion_id'], '?'))}: {md_plain(s['summary'])}"
                   for s in data["matrix"]["sensitivity"]]

@@ -105,7 +105,9 @@ def _absolute(url: str) -> str:
 
 def _message(note: Notification, to: str) -> EmailMessage:
     message = EmailMessage()
-    message["Subject"] = f"[Tradeoff] {note.title}"
+    # One line: a typed title with CR/LF must neither inject headers nor make EmailMessage
+    # raise (which failed the action that sent the notification).
+    message["Subject"] = " ".join(f"[Tradeoff] {note.title}".split())
     message["From"] = current_app.config["SMTP_FROM"]
     message["To"] = to
     link = _absolute(note.url)

