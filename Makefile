@@ -15,7 +15,7 @@ setup: $(VENV)/.installed static/vendor/.installed ## Python venv + front-end li
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $@
 
 static/vendor/.installed: package.json package-lock.json scripts/vendor.mjs

@@ -224,7 +224,7 @@ class Source:
                     done = number + len(batch)
                 return
             except UnicodeDecodeError:
-                pass
+                pass  # not plain UTF-8 in byte chunks: re-read line by line through open_text
             text, number = self.open_text(), 0
             while True:
                 line = text.readline(MAX_LINE_CHARS + 1)
