@@ -23,8 +23,8 @@ from functools import wraps
 
 from flask import abort, g, request
 from flask_login import current_user
-from sqlalchemy import and_
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import and_, bindparam
+from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 
 from app import socket_guard
@@ -60,17 +60,28 @@ def membership_for(team_id: int, user) -> Membership | None:
     )
 
 
+# Built once: SQLAlchemy then also reuses the statement's cache key, which costs more to work
+# out for a join with loader options than running the query (this runs on every review request).
+_REVIEW_AND_MEMBERSHIP = db.select(Review, Membership).outerjoin(Membership, and_(
+    Membership.team_id == Review.team_id, Membership.user_id == bindparam("user_id"))).where(
+    Review.id == bindparam("review_id")).options(joinedload(Review.team))
+_REVIEW = db.select(Review).where(Review.id == bindparam("review_id")).options(joinedload(Review.team))
+
+
 def _load_review(review_id, user) -> tuple[Review | None, Membership | None]:
-    """The review and the user's membership of its team in one statement, with what every
-    review page shows loaded up front instead of one statement per use: its team (joined)
-    and its candidates (selectin)."""
-    query = db.select(Review).where(Review.id == review_id)
+    """The review and the user's membership of its team in one statement, with its team
+    (joined: every review page names it). Its candidates load on first use, in one statement
+    (a page served from the page cache, app/rendering.py, never uses them)."""
+    try:
+        review_id = int(review_id)
+    except (TypeError, ValueError):
+        return None, None
+    if not 0 < review_id < 2**63:  # no such row; and never an integer the database refuses
+        return None, None
     if user.is_authenticated:
-        query = db.select(Review, Membership).outerjoin(Membership, and_(
-            Membership.team_id == Review.team_id, Membership.user_id == user.id)).where(
-            Review.id == review_id)
-    row = db.session.execute(
-        query.options(joinedload(Review.team), selectinload(Review.candidates))).first()
+        row = db.session.execute(_REVIEW_AND_MEMBERSHIP, {"review_id": review_id, "user_id": user.id}).first()
+    else:
+        row = db.session.execute(_REVIEW, {"review_id": review_id}).first()
     if row is None:
         return None, None
     return row[0], (row[1] if user.is_authenticated else None)

@@ -80,10 +80,17 @@ class Config:
         # Engine.IO heartbeat: a silent connection (and its threads) ends after interval+timeout.
         self.SOCKETIO_PING_INTERVAL = float(os.environ.get("SOCKETIO_PING_INTERVAL", "25"))
         self.SOCKETIO_PING_TIMEOUT = float(os.environ.get("SOCKETIO_PING_TIMEOUT", "20"))
+        # Unset: app/realtime.py's default (0 under TESTING); app/rendering.py's default (32).
+        for name in ("PRESENCE_PUSH_INTERVAL", "PAGE_CACHE_MB"):
+            if os.environ.get(name):
+                setattr(self, name, float(os.environ[name]))
         self.EXPOSE_NODE = _flag("TRADEOFF_EXPOSE_NODE")
 
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     SESSION_COOKIE_HTTPONLY = True
+    # The cookie is set at login (permanent: PERMANENT_SESSION_LIFETIME, as the server-side
+    # login row) and again only when the session changes, not re-signed on every response.
+    SESSION_REFRESH_EACH_REQUEST = False
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Response, make_response, render_template, request
+import hashlib
+import os
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from flask import Response, current_app, g, make_response, render_template, request
 from jinja2_fragments.flask import render_block
+from sqlalchemy import event, or_, select
+from sqlalchemy import update as sa_update
+from sqlalchemy.orm.util import identity_key
 
 
 def wants_fragment() -> bool:
@@ -12,15 +23,16 @@ def wants_fragment() -> bool:
     return bool(hx) and not hx.boosted and not hx.history_restore_request
 
 
-def render(template: str, block: str | None = None, *, status: int = 200, **context) -> Response:
-    """Render ``template`` whole, or only ``block`` for an htmx request; same context either way."""
+def render_body(template: str, block: str | None = None, **context) -> str:
+    """``template`` whole, or only ``block`` for an htmx request; same context either way."""
     if block and wants_fragment():
-        body = render_block(template, block, **context)
-    else:
-        body = render_template(template, **context)
-    response = make_response(body, status)
-    response.vary.add("HX-Request")
-    return response
+        return render_block(template, block, **context)
+    return render_template(template, **context)
+
+
+def render(template: str, block: str | None = None, *, status: int = 200, **context) -> Response:
+    """The response of ``render_body``."""
+    return _html_response(render_body(template, block, **context), status)
 
 
 def attachment(body: str, mimetype: str, filename: str) -> Response:
@@ -40,3 +52,330 @@ def redirect_to(url: str) -> Response:
     response = make_response("", 303)
     response.headers["Location"] = url
     return response
+
+
+# -- cached workspace pages ---------------------------------------------------------------------
+#
+# A step page, its htmx fragment and every live region are rendered from the review's data for
+# one viewer. They are kept, rendered, in a bounded per-process LRU, keyed by everything the HTML
+# depends on (see ``page_key``): the review's live revision and its ``updated_at`` stamp, which
+# every write to the review's data moves in the same transaction (``_after_flush`` below, a
+# session hook: ORM flushes and Core UPDATE/DELETE alike), the viewer, their role, the URL and
+# the htmx mode. Both live in the database, so a write in another process is seen by the next
+# request here. Content that depends on the clock (a running countdown, a deadline, a parse in
+# progress) is never kept. The CSRF token is not part of the kept HTML: it is rendered as a
+# per-process placeholder and replaced with the request's own token on the way out.
+
+PAGE_CACHE_VERSION = "1"  # bump when templates change meaning without a process restart
+_CSRF_PLACEHOLDER = "csrfph" + secrets.token_hex(16)
+
+
+class PageCache:
+    """A thread-safe LRU of rendered HTML bounded by the total number of characters."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars, self.size = max_chars, 0
+        self._items: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            body = self._items.get(key)
+            if body is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return body
+
+    def put(self, key: str, body: str) -> None:
+        if len(body) > self.max_chars // 4:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.size -= len(old)
+            self._items[key] = body
+            self.size += len(body)
+            while self.size > self.max_chars:
+                _, dropped = self._items.popitem(last=False)
+                self.size -= len(dropped)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.size = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def page_cache() -> PageCache | None:
+    """This process's cache of rendered pages, at most PAGE_CACHE_MB (config or environment,
+    default 32) of HTML; None (no caching) when it is 0 or templates reload (development)."""
+    app = current_app._get_current_object()
+    found = app.extensions.get("tradeoff.page_cache", False)
+    if found is False:
+        mb = float(app.config.get("PAGE_CACHE_MB", os.environ.get("PAGE_CACHE_MB", 32)))
+        found = PageCache(int(mb * 1024 * 1024)) if mb > 0 and not app.jinja_env.auto_reload else None
+        app.extensions["tradeoff.page_cache"] = found
+    return found
+
+
+def page_key(review, viewer, role, *parts) -> str:
+    """Everything a workspace page, fragment or region depends on besides the review's data
+    (which moves the revision or the stamp): the URL with its query, the htmx mode, the viewer
+    (id, name, e-mail), their role, who is in the room, and ``parts`` from the caller."""
+    from app import realtime
+
+    stamp = review.updated_at.isoformat() if review.updated_at else ""
+    present = tuple(sorted(realtime.presence_store().user_ids(review.id) or ()))
+    raw = repr((PAGE_CACHE_VERSION, request.host_url, request.full_path, wants_fragment(),
+                review.id, review.revision, stamp, viewer.id, viewer.name, viewer.email,
+                str(role), present, parts))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _csrf_secret() -> str:
+    from flask import session
+
+    return str(session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), ""))
+
+
+def cacheable_request() -> bool:
+    from flask import session
+
+    return request.method == "GET" and "_flashes" not in session
+
+
+def serve_cached(key: str, produce: Callable[[], tuple[str, bool]]) -> Response:
+    """The page for ``key`` from the cache, or ``produce()`` -> (html, volatile) rendered now
+    (and kept unless volatile). A GET whose If-None-Match names this key and this session's
+    CSRF secret gets 304 (the browser's copy carries a token of the same session). A request
+    that is not cacheable (not a GET, or a flash message waiting) is always rendered afresh."""
+    from flask_wtf.csrf import generate_csrf
+
+    cache = page_cache() if cacheable_request() else None
+    if cache is None:
+        body, _volatile = produce()
+        return _html_response(body)
+    body = cache.get(key)
+    volatile = False
+    if body is None:
+        field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        saved = g.pop(field, None)
+        setattr(g, field, _CSRF_PLACEHOLDER)
+        try:
+            body, volatile = produce()
+        finally:
+            g.pop(field, None)
+            if saved is not None:
+                setattr(g, field, saved)
+        if not volatile:
+            cache.put(key, body)
+    token = generate_csrf()
+    response = _html_response(body.replace(_CSRF_PLACEHOLDER, token))
+    if not volatile:
+        response.set_etag(hashlib.sha256(f"{key}:{_csrf_secret()}".encode()).hexdigest()[:32])
+        response.headers["Cache-Control"] = "private, no-cache"
+        response.vary.add("Cookie")
+        if request.if_none_match and request.if_none_match.contains(response.get_etag()[0]):
+            response.status_code = 304
+            response.set_data(b"")
+    return response
+
+
+def _html_response(body: str, status: int = 200) -> Response:
+    response = make_response(body, status)
+    response.vary.add("HX-Request")
+    return response
+
+
+# -- the review stamp: every write to a review's data moves reviews.updated_at ------------------
+
+def _review_scoped(table) -> bool:
+    return "review_id" in table.c
+
+
+def _parents(table):
+    """(fk column of ``table``, parent table) for parents whose rows belong to a review."""
+    for fk in table.foreign_keys:
+        parent = fk.column.table
+        if parent.name != "reviews" and _review_scoped(parent):
+            yield fk.parent, fk.column, parent
+
+
+def _stamp(connection, where) -> None:
+    from app.models import Review
+
+    reviews = Review.__table__
+    connection.execute(sa_update(reviews).where(where).values(updated_at=datetime.now(UTC)))
+
+
+def _stamp_for_rows(connection, table, whereclause) -> None:
+    """Stamp the reviews owning the rows of ``table`` matched by ``whereclause`` (None: all)."""
+    from app.models import Review
+
+    reviews = Review.__table__
+    if table.name == "reviews":
+        ids = select(table.c.id)
+    elif _review_scoped(table):
+        ids = select(table.c.review_id)
+    elif table.name in ("teams", "memberships", "invitations"):
+        column = table.c.id if table.name == "teams" else table.c.team_id
+        inner = select(column)
+        if whereclause is not None:
+            inner = inner.where(whereclause)
+        _stamp(connection, reviews.c.team_id.in_(inner))
+        return
+    elif table.name == "users":
+        from app.models import Membership
+
+        inner = select(table.c.id)
+        if whereclause is not None:
+            inner = inner.where(whereclause)
+        members = Membership.__table__
+        teams = select(members.c.team_id).where(members.c.user_id.in_(inner))
+        _stamp(connection, reviews.c.team_id.in_(teams))
+        return
+    else:
+        for column, target, parent in _parents(table):
+            inner = select(column)
+            if whereclause is not None:
+                inner = inner.where(whereclause)
+            _stamp(connection, reviews.c.id.in_(select(parent.c.review_id).where(target.in_(inner))))
+        return
+    if whereclause is not None:
+        ids = ids.where(whereclause)
+    _stamp(connection, reviews.c.id.in_(ids))
+
+
+_UNSTAMPED = frozenset({"login_sessions", "api_tokens"})
+
+# Reviews whose stamp this transaction has already moved, together with their live revision
+# (realtime.bump_revision(commit=False) sets both in one UPDATE): later writes of the same
+# transaction need no second stamp, since they become visible at the same commit as it. Forgotten
+# at every commit and rollback.
+_STAMPED = "tradeoff.stamped_reviews"
+# Execution option naming the one review a Core UPDATE/DELETE writes to (see _before_core_write).
+REVIEW_OPTION = "tradeoff_review"
+
+
+def mark_stamped(session, review_id: int) -> None:
+    """Record that this transaction has moved ``review_id``'s stamp (and revision)."""
+    session.info.setdefault(_STAMPED, set()).add(review_id)
+
+
+def _stamped(session) -> set[int]:
+    return session.info.get(_STAMPED) or set()
+
+
+def _forget_stamped(session, *_args) -> None:
+    session.info.pop(_STAMPED, None)
+
+
+_PARENT_CLASSES: dict = {}
+
+
+def _loaded_review_id(session, parent, target, value) -> int | None:
+    """The review id of the ``parent`` row whose key ``target`` is ``value``, if that row is in
+    the session's identity map with its review_id loaded (no query); None otherwise."""
+    if not target.primary_key or len(parent.primary_key.columns) != 1:
+        return None
+    cls = _PARENT_CLASSES.get(parent)
+    if cls is None:
+        from app.extensions import db
+
+        cls = next((m.class_ for m in db.Model.registry.mappers if m.local_table is parent), False)
+        _PARENT_CLASSES[parent] = cls
+    if not cls:
+        return None
+    found = session.identity_map.get(identity_key(cls, value))
+    return found.__dict__.get("review_id") if found is not None else None
+
+
+def _after_flush(session, _context) -> None:
+    """Stamp every review whose data this flush wrote (in the same transaction)."""
+    review_ids: set[int] = set()
+    team_ids: set[int] = set()
+    user_ids: set[int] = set()
+    parent_ids: dict[tuple, set] = {}
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(type(obj), "__table__", None)
+        if table is None or table.name in _UNSTAMPED:
+            continue
+        if table.name == "reviews":
+            if session.is_modified(obj) or obj in session.new or obj in session.deleted:
+                review_ids.add(obj.id)
+        elif _review_scoped(table):
+            if obj.review_id is not None:
+                review_ids.add(obj.review_id)
+        elif table.name == "teams":
+            team_ids.add(obj.id)
+        elif table.name in ("memberships", "invitations"):
+            team_ids.add(obj.team_id)
+        elif table.name == "users":
+            user_ids.add(obj.id)
+        else:
+            for column, target, parent in _parents(table):
+                value = getattr(obj, column.key, None)
+                if value is None:
+                    continue
+                known = _loaded_review_id(session, parent, target, value)
+                if known is not None:
+                    review_ids.add(known)
+                else:
+                    parent_ids.setdefault((parent, target), set()).add(value)
+    review_ids -= _stamped(session)  # moved already in this transaction
+    if not (review_ids or team_ids or user_ids or parent_ids):
+        return
+    from app.models import Membership, Review
+
+    reviews, members = Review.__table__, Membership.__table__
+    which = []  # one UPDATE per flush, whatever it wrote
+    if review_ids:
+        which.append(reviews.c.id.in_(review_ids))
+    if team_ids:
+        which.append(reviews.c.team_id.in_(team_ids))
+    if user_ids:
+        which.append(reviews.c.team_id.in_(select(members.c.team_id).where(members.c.user_id.in_(user_ids))))
+    for (parent, target), ids in parent_ids.items():
+        which.append(reviews.c.id.in_(select(parent.c.review_id).where(target.in_(ids))))
+    _stamp(session.connection(), or_(*which))
+
+
+def _before_core_write(state) -> None:
+    """A Core or bulk ORM UPDATE/DELETE through the session bypasses the flush: stamp the
+    reviews of the rows it matches first (same transaction). The live revision's own counter
+    update needs no stamp (the revision is part of the key)."""
+    if not (state.is_update or state.is_delete):
+        return
+    statement = state.statement
+    table = getattr(statement, "table", None)
+    if table is None or getattr(table, "name", None) in _UNSTAMPED:
+        return
+    if table.name == "reviews" and state.is_update:
+        values = {getattr(k, "key", k) for k in (statement._values or {})}
+        if values <= {"revision", "updated_at"}:  # the revision (and stamp) itself
+            return
+    review_id = state.execution_options.get(REVIEW_OPTION)
+    if review_id is not None and review_id in _stamped(state.session):
+        return  # the caller says which review it writes to, and that one is stamped already
+    _stamp_for_rows(state.session.connection(), table, statement.whereclause)
+
+
+def install_review_stamp(scoped_session) -> None:
+    event.listen(scoped_session, "after_flush", _after_flush)
+    event.listen(scoped_session, "do_orm_execute", _before_core_write)
+    for name in ("after_commit", "after_rollback", "after_soft_rollback"):
+        event.listen(scoped_session, name, _forget_stamped)
+
+
+def _install() -> None:
+    from app.extensions import db
+
+    install_review_stamp(db.session)
+
+
+_install()

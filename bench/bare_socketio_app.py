@@ -4,8 +4,12 @@ command (``gunicorn --workers 1 --threads 100 bench.bare_socketio_app:app``). No
 database lookups, no templates, no presence.
 
 - a client connects with ``auth={"room": name}`` and joins that room;
-- ``POST /emit?bytes=N`` broadcasts one ``fragment`` event carrying N bytes of HTML to the room
-  (the anchor of the vote tally fan-out: same event name, same payload shape and size);
+- ``POST /payload`` (the body: HTML) sets what ``/emit`` broadcasts: the benchmark hands it the
+  very fragment Tradeoff broadcast, so both send the same bytes (JSON escaping and the clients'
+  decoding cost depend on the content, not only on the size);
+- ``POST /emit?bytes=N`` broadcasts one ``fragment`` event to the room: that payload, or N bytes
+  of HTML when none was set (the anchor of the vote tally fan-out: same event name, same payload
+  shape and size);
 - ``POST /ballot`` commits one plain SQLAlchemy INSERT into ``bare_ballots`` on
   ``BARE_DATABASE_URL`` (the anchor of the ballot throughput benchmark).
 
@@ -26,6 +30,7 @@ socketio = SocketIO(app, async_mode="threading", message_queue=os.environ.get("R
                     manage_session=False)
 revision = itertools.count(1)
 revision_lock = threading.Lock()
+payload: dict[str, str] = {}
 
 metadata = MetaData()
 ballots = Table("bare_ballots", metadata, Column("id", Integer, primary_key=True),
@@ -60,12 +65,18 @@ def health():
     return {"status": "ok"}
 
 
+@app.post("/payload")
+def set_payload():
+    payload["html"] = request.get_data(as_text=True)
+    return "", 204
+
+
 @app.post("/emit")
 def emit():
-    size = int(request.args.get("bytes", "1000"))
+    html = payload.get("html") or "x" * int(request.args.get("bytes", "1000"))
     with revision_lock:
         rev = next(revision)
-    socketio.emit("fragment", {"html": "x" * size, "rev": rev}, to=request.args.get("room", "bench"))
+    socketio.emit("fragment", {"html": html, "rev": rev}, to=request.args.get("room", "bench"))
     return "", 204
 
 

@@ -5,27 +5,30 @@ stack (bench/bare_socketio_app.py) on the same machine, in the same run.
    of a real HTTP login) in one review room; one member after another casts a ballot with an
    HTTP POST as the browser does; the time from sending the POST to the *last* client receiving
    the updated vote board ("N ballots of M") is one sample. Anchor: the bare Flask-SocketIO app
-   broadcasting a ``fragment`` of the same size to a room of as many clients, triggered by an
-   HTTP POST, same async mode and server command.
+   broadcasting the same ``fragment`` (the very HTML Tradeoff broadcast last, so the same size
+   and the same JSON escaping for the clients to decode) to a room of as many clients, triggered
+   by an HTTP POST, same async mode and server command.
 2. Ballot throughput: BALLOTS members POST their ballot at the same moment to one process on
    SQLite and on PostgreSQL; every ballot must be committed and none refused by a lock.
    Anchor: the bare app committing one plain SQLAlchemy INSERT per POST into the same database.
 5. Scale-out: N app processes + Redis + PostgreSQL behind nginx (tests/scaleout/cluster.py with
-   deploy/nginx/*.conf): how many of SCALE_CLIENTS sockets one process and N processes hold at
-   the production command's thread count, and the fan-out to SCALE_CLIENTS clients spread over
-   N processes against all of them on one process.
+   deploy/nginx/*.conf): how many of SCALE_CLIENTS sockets one process and N processes hold,
+   every process started by the same command sized for its share of the clients (``--threads``
+   SCALE_CLIENTS / N + 20), and the fan-out to SCALE_CLIENTS clients spread over N processes
+   against all of them on one process (there ``--threads`` SCALE_CLIENTS + 20, so that one
+   process can hold them all).
 
 Sizes come from the environment: BENCH_CLIENTS (200), BENCH_CASTS (30), BENCH_BALLOTS (200),
 BENCH_SCALE_CLIENTS (600), BENCH_SCALE_PROCS (3), BENCH_MEMBERS (200, distinct logins of the
-scale-out run; clients beyond it are further tabs of the same members), BENCH_THREADS (100, the
-production command's ``--threads``).
+scale-out run; clients beyond it are further tabs of the same members), BENCH_THREADS (400, the
+production command's ``--threads``), BENCH_SCALE_THREADS (SCALE_CLIENTS / SCALE_PROCS + 20).
 
-The production command (``gunicorn --workers 1 --threads 100 wsgi:app``, threading mode) holds
-one gunicorn thread per open WebSocket for the socket's whole life, so one process holds fewer
-than ``--threads`` sockets and, when they are all taken, answers no HTTP request at all. The
-fan-out runs therefore use the same command with ``--threads`` raised to clients + 20 (both the
-app and the bare anchor); the socket-capacity rows use the production value. Every figure says
-which. Everything listens on 127.0.0.1 and is stopped in ``finally``; every wait is bounded.
+The production command (``gunicorn --workers 1 --threads 400 wsgi:app``, threading mode) holds
+one gunicorn thread per open WebSocket for the socket's whole life, so one process holds at most
+``--threads`` sockets and, when they are all taken, answers no HTTP request at all. Benchmarks 1
+and 2 run the production command itself (app and bare anchor alike; ``--threads`` is raised to
+clients + 20 only if that is more). Every figure names its command. Everything listens on
+127.0.0.1 and is stopped in ``finally``; every wait is bounded.
 
     .venv/bin/python bench/run.py            # runs these with the other sections
     .venv/bin/python -m bench.sockets        # only these, printed as Markdown
@@ -76,7 +79,8 @@ BALLOTS = env_int("BENCH_BALLOTS", 200)
 SCALE_CLIENTS = env_int("BENCH_SCALE_CLIENTS", 600)
 SCALE_PROCS = env_int("BENCH_SCALE_PROCS", 3)
 MEMBERS = env_int("BENCH_MEMBERS", 200)
-PROD_THREADS = env_int("BENCH_THREADS", 100)
+PROD_THREADS = env_int("BENCH_THREADS", 400)
+SCALE_THREADS = env_int("BENCH_SCALE_THREADS", 0)  # 0: SCALE_CLIENTS // SCALE_PROCS + HEADROOM
 
 
 @dataclass
@@ -284,6 +288,7 @@ class Room:
         self.last_event = time.perf_counter()
         self.received: dict[int, float] = {}
         self.sizes: list[int] = []
+        self.last_html = ""
         self.predicate = None
         self.complete: asyncio.Event | None = None
         self.wanted = 0
@@ -295,6 +300,7 @@ class Room:
             if self.predicate and index not in self.received and self.predicate(data):
                 self.received[index] = now
                 self.sizes.append(len(data.get("html", "")))
+                self.last_html = data.get("html", "")
                 if len(self.received) >= self.wanted:
                     self.complete.set()
         return on_fragment
@@ -378,6 +384,7 @@ class Fanout:
     payload: int  # bytes of the broadcast HTML
     answered: list[float]
     error: str = ""
+    html: str = ""  # the last broadcast HTML (the anchor sends the same)
 
     @property
     def complete(self) -> bool:
@@ -420,7 +427,7 @@ async def run_fanout(url: str, specs: list[tuple[str | None, dict]], casts: int,
                     log(f"round {k}: {got} of {held} got the tally and sockets were dropped; stopping")
                     break
         payload = max(room.sizes) if room.sizes else 0
-        return Fanout(latencies, received, held, casts, payload, answered)
+        return Fanout(latencies, received, held, casts, payload, answered, html=room.last_html)
     finally:
         await room.close()
 
@@ -487,6 +494,9 @@ def fanout_rows(clients: int = CLIENTS, casts: int = CASTS) -> list[Row]:
         bare = Server("bench.bare_socketio_app:app", env, threads, tmp / "bare.log")
         servers.append(bare)
         size = ours.payload or 1000
+        if ours.html:  # the anchor broadcasts the very HTML Tradeoff broadcast last
+            requests.post(bare.url + "/payload", data=ours.html.encode(), timeout=30,
+                          headers={"Content-Type": "text/html; charset=utf-8"}).raise_for_status()
         theirs = asyncio.run(run_fanout(bare.url, [(None, {"room": "bench"})] * clients, casts,
                                         bare_trigger(bare.url, size), lambda k: (lambda data: True)))
     finally:
@@ -681,9 +691,17 @@ def _answers(url: str) -> bool:
 
 
 def scaleout_rows(clients: int = SCALE_CLIENTS, procs: int = SCALE_PROCS, casts: int = CASTS,
-                  members: int = MEMBERS, redis_db: int = 8) -> list[Row]:
+                  members: int = MEMBERS, redis_db: int = 8, threads: int = SCALE_THREADS) -> list[Row]:
     """Benchmark 5: ``procs`` app processes + Redis + PostgreSQL behind nginx. ``redis_db`` is
-    flushed before and after (tests/scaleout uses 7)."""
+    flushed before and after (tests/scaleout uses 7).
+
+    Sockets held: every process, in the one-process and the ``procs``-process run alike, is
+    started by the same command, sized for its share of the clients: ``threads`` (default
+    clients / procs + HEADROOM) gunicorn threads, one per socket plus HEADROOM for HTTP. One
+    process then holds as many sockets as it has threads; the ratio is what adding processes
+    adds. (At the shipped ``--threads 400`` one process would already hold two thirds of 600
+    clients, and the ratio could not exceed 1.5 whatever the scale-out does.)"""
+    threads = threads or clients // procs + HEADROOM
     if NGINX is None:
         raise RuntimeError("needs nginx (apt-get install nginx)")
     for url, what in ((POSTGRES_URL, "PostgreSQL (TEST_POSTGRES_URL)"), (REDIS_URL, "Redis (TEST_REDIS_URL)")):
@@ -702,7 +720,7 @@ def scaleout_rows(clients: int = SCALE_CLIENTS, procs: int = SCALE_PROCS, casts:
     redis.Redis.from_url(redis_url).flushdb()
     env = base_env(tmp, database_url=url, redis_url=redis_url)
     env.update(TRADEOFF_PROXY_COUNT="1", TRADEOFF_EXPOSE_NODE="1")
-    cluster = BenchCluster(env=env, tmp=tmp, threads=PROD_THREADS, worker_connections=4 * clients + 512)
+    cluster = BenchCluster(env=env, tmp=tmp, threads=threads, worker_connections=4 * clients + 512)
     fronts: list[Cluster] = []
     try:
         world = prepare(env, members)
@@ -714,9 +732,9 @@ def scaleout_rows(clients: int = SCALE_CLIENTS, procs: int = SCALE_PROCS, casts:
         fronts.append(one)
         logged = login_all(cluster.url, world.emails, world.review)
         specs = app_specs(logged, clients, world.review)
-        # Sockets held at the production command's --threads: one process, then all of them.
+        # Sockets held, every process sized for its share of the clients: one, then all of them.
         held_one, http_one = asyncio.run(hold(one.url, specs, one.url + "/healthz"))
-        cluster.restart_apps(PROD_THREADS)  # connects that gave up may still sit in the queues
+        cluster.restart_apps(threads)  # connects that gave up may still sit in the queues
         held_all, http_all = asyncio.run(hold(cluster.url, specs, cluster.url + "/healthz"))
         # Fan-out to every client: --threads raised so that one process could hold them all.
         cluster.restart_apps(clients + HEADROOM)
@@ -736,10 +754,11 @@ def scaleout_rows(clients: int = SCALE_CLIENTS, procs: int = SCALE_PROCS, casts:
         redis.Redis.from_url(redis_url).flushdb()
         drop()
         shutil.rmtree(tmp, ignore_errors=True)
-    prod = shown(gunicorn_command("wsgi:app", 0, PROD_THREADS)).replace(":0", ":PORT")
+    prod = shown(gunicorn_command("wsgi:app", 0, threads)).replace(":0", ":PORT")
     ratio_ok = held_one > 0 and held_all / held_one >= TARGET_SOCKETS_RATIO
     rows = [Row("5. scale-out", f"sockets held of {clients} attempted, {procs} processes behind nginx "
-                f"(--threads {PROD_THREADS})", float(held_all), "sockets", float(held_one),
+                f"(--threads {threads} each: {clients // procs} sockets + {HEADROOM} for HTTP)", float(held_all),
+                "sockets", float(held_one),
                 f"1 process behind nginx, same command (HTTP still answered: {'yes' if http_one else 'no'})",
                 target=f"≥ {TARGET_SOCKETS_RATIO}× one process", met=ratio_ok, command=f"{procs} × {prod}",
                 detail=f"HTTP still answered with every socket held: {'yes' if http_all else 'no'}; "
@@ -813,11 +832,13 @@ def run_parts(parts) -> list[str]:
             failures.append(f"- **{name} failed:** `{type(err).__name__}: {err}`")
     intro = [f"Sizes: BENCH_CLIENTS={CLIENTS}, BENCH_CASTS={CASTS}, BENCH_BALLOTS={BALLOTS}, "
              f"BENCH_SCALE_CLIENTS={SCALE_CLIENTS}, BENCH_SCALE_PROCS={SCALE_PROCS}, BENCH_MEMBERS={MEMBERS}, "
-             f"BENCH_THREADS={PROD_THREADS}. Clients: python-socketio asyncio clients in one process, "
-             "WebSocket transport, logged in by a real HTTP login (session cookie); casts are htmx POSTs.",
+             f"BENCH_THREADS={PROD_THREADS}, BENCH_SCALE_THREADS={SCALE_THREADS or 'clients / processes + 20'}. "
+             "Clients: python-socketio asyncio clients in one process, WebSocket transport, logged in by a "
+             "real HTTP login (session cookie); casts are htmx POSTs.",
              f"The production command runs Socket.IO in threading mode: every open WebSocket holds one of the "
-             f"process's `--threads` for its whole life, so the fan-out runs raise `--threads` to clients + "
-             f"{HEADROOM} (app and anchor alike) and the socket rows use the production `--threads {PROD_THREADS}`.",
+             f"process's `--threads` for its whole life. Benchmarks 1 and 2 run the production command "
+             f"(`--threads {PROD_THREADS}`, raised to clients + {HEADROOM} only if that is more), app and anchor "
+             f"alike; benchmark 5 sizes each process for its share of the clients (see its section).",
              f"Machine load (5-minute load average) when this section started: {load_before:.1f}, when it "
              f"ended: {os.getloadavg()[1]:.1f}, on {os.cpu_count()} cores.",
              ""]

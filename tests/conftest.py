@@ -10,6 +10,7 @@ import os
 os.environ.setdefault("TRADEOFF_SCHEDULER", "off")
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -18,7 +19,6 @@ from flask.testing import FlaskClient
 from app import create_app
 from app.config import TestingConfig
 from app.extensions import db, limiter, socketio
-from app.models import Role
 from tests import factories
 
 
@@ -49,10 +49,12 @@ class IsolatedSocket:
         return call
 
 
-@pytest.fixture
-def app(tmp_path, monkeypatch):
+@contextmanager
+def built_app(tmp_path, monkeypatch, **overrides):
+    """The app with ``TestingConfig(**overrides)``, its instance in ``tmp_path``, the schema
+    created and the rate limits reset, inside an app context; the schema is dropped after."""
     monkeypatch.setenv("TRADEOFF_INSTANCE_PATH", str(tmp_path))
-    app = create_app(TestingConfig())
+    app = create_app(TestingConfig(**overrides))
     app.test_client_class = IsolatedClient
     with app.app_context():
         db.create_all()
@@ -60,6 +62,13 @@ def app(tmp_path, monkeypatch):
         yield app
         db.session.remove()
         db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    with built_app(tmp_path, monkeypatch) as app:
+        yield app
 
 
 @pytest.fixture
@@ -99,16 +108,8 @@ class World:
 
 @pytest.fixture
 def world(app):
-    owner = factories.make_user("Olivia Owner", "owner@example.com")
-    team = factories.make_team(owner, "Core team")
-    users = {"owner": owner}
-    for role in (Role.FACILITATOR, Role.MEMBER, Role.OBSERVER):
-        users[role.value] = factories.add_member(
-            team, role, factories.make_user(f"{role.label} Person", f"{role.value}@example.com"))
-    users["non_member"] = factories.make_user("Nora Outsider", "outsider@example.com")
-    factories.make_team(users["non_member"], "Other team")
-    review = factories.make_review(team, owner)
-    return World(team=team, review=review, users=users)
+    made = factories.make_world()
+    return World(team=made["team"], review=made["review"], users=made["users"])
 
 
 @pytest.fixture

@@ -32,3 +32,18 @@ def make_review(team, actor=None, template: str = "python-web-framework", **kw):
     actor = actor or team.owners()[0].user
     return reviews.create_review(actor, team, title=kw.pop("title", "Pick a framework"),
                                  question=kw.pop("question", ""), template=template, **kw)
+
+
+def make_world() -> dict:
+    """A team with one person per role, an outsider with a team of their own, and a review:
+    {"team", "review", "other_team", "users": {persona: User}} (owner, facilitator, member, observer,
+    non_member)."""
+    owner = make_user("Olivia Owner", "owner@example.com")
+    team = make_team(owner, "Core team")
+    users = {"owner": owner}
+    for role in (Role.FACILITATOR, Role.MEMBER, Role.OBSERVER):
+        users[role.value] = add_member(team, role, make_user(f"{role.label} Person",
+                                                             f"{role.value}@example.com"))
+    users["non_member"] = make_user("Nora Outsider", "outsider@example.com")
+    other_team = make_team(users["non_member"], "Other team")
+    return {"team": team, "review": make_review(team, owner), "other_team": other_team, "users": users}

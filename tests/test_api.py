@@ -215,6 +215,11 @@ def test_upload_errors_are_json_with_a_sentence(app, world):
     memory = post_run(api, auth, world.review.id, "Django", ("ab.txt", AB_TEXT.encode()),
                       memory_mb="-3")
     assert "memory_mb" in assert_error(memory, 422)
+    # the file under another part name is a missing “file”, not a 500 (the part is echoed nowhere)
+    misnamed = api.post(f"/api/v1/reviews/{world.review.id}/benchmarks", headers=auth,
+                        content_type=MULTIPART, data={"candidate": "Django",
+                                                      "files": [(io.BytesIO(AB_TEXT.encode()), "ab.txt")]})
+    assert "multipart parts named “file”" in assert_error(misnamed, 422, "invalid_request")
     assert count(BenchmarkRun) == 0 and stored_blobs(app) == []
 
 

@@ -24,6 +24,9 @@ def test_page_statement_counts_do_not_grow_with_the_world():
         assert (a.status, b.status) == (200, 200), a.page
         assert a.statements == b.statements, (a.page.label, a.sql, b.sql)
         assert a.statements <= pages.MAX_STATEMENTS, (a.page.label, a.sql)
+        # Served from the page cache: the login, the review with the viewer's role, and (a whole
+        # page) the unread count; no more than rendering, and the same whatever the world's size.
+        assert a.cached_statements == b.cached_statements <= min(3, a.statements), a.page.label
         assert a.bytes > 0
     by_label = {m.page.label: m for m in small}
     for step in ("constraints", "mapping", "prototypes", "benchmarks", "vote"):  # a fragment is part of its page

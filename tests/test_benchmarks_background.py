@@ -19,12 +19,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from app import create_app
-from app.config import TestingConfig, normalise_database_url
-from app.extensions import db, limiter
+from app.config import normalise_database_url
+from app.extensions import db
 from app.models import AuditEvent, BenchmarkRun, BenchmarkUpload
 from app.services import benchmarks, scheduler
-from tests.conftest import IsolatedClient
+from tests.conftest import built_app
 from tests.services import fresh_postgres_database
 from tests.test_benchmarks import BAD_FILES, jmeter_csv, login, stored_blobs, upload
 from tests.test_vote_concurrency import in_threads
@@ -38,24 +37,16 @@ BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 def app(tmp_path, monkeypatch, request):
     """The app on an SQLite file, or (``indirect`` param "postgres") on a fresh PostgreSQL
     database."""
-    monkeypatch.setenv("TRADEOFF_INSTANCE_PATH", str(tmp_path))
     drop = None
     if getattr(request, "param", "sqlite") == "postgres":
         url, drop = fresh_postgres_database()
         uri = normalise_database_url(url)
     else:
         uri = f"sqlite:///{tmp_path / 'bg.sqlite3'}"
-    app = create_app(TestingConfig(SQLALCHEMY_DATABASE_URI=uri,
-                                   BENCHMARK_SYNC_LIMIT_BYTES=SYNC_LIMIT))
-    app.test_client_class = IsolatedClient
     try:
-        with app.app_context():
-            db.create_all()
-            limiter.reset()
+        with built_app(tmp_path, monkeypatch, SQLALCHEMY_DATABASE_URI=uri,
+                         BENCHMARK_SYNC_LIMIT_BYTES=SYNC_LIMIT) as app:
             yield app
-            db.session.remove()
-            db.drop_all()
-            db.engine.dispose()
     finally:
         if drop:
             drop()

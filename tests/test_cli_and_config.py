@@ -82,6 +82,20 @@ def test_database_url_forms(monkeypatch):
     assert Config().SQLALCHEMY_DATABASE_URI == "postgresql+psycopg://u@h/db"
 
 
+def test_live_and_cache_settings_from_the_environment(monkeypatch, tmp_path):
+    assert not hasattr(Config(), "PRESENCE_PUSH_INTERVAL")  # unset: the code's own defaults
+    monkeypatch.setenv("PRESENCE_PUSH_INTERVAL", "0.5")
+    monkeypatch.setenv("PAGE_CACHE_MB", "0")
+    monkeypatch.setenv("TRADEOFF_INSTANCE_PATH", str(tmp_path))
+    config = Config()
+    assert (config.PRESENCE_PUSH_INTERVAL, config.PAGE_CACHE_MB) == (0.5, 0.0)
+    from app import realtime, rendering
+
+    with create_app(config).app_context():
+        assert realtime.presence_pushes().interval == 0.5
+        assert rendering.page_cache() is None  # 0 turns the page cache off
+
+
 def test_async_mode_is_pinned_to_threading(app):
     assert socketio.async_mode == "threading"
 

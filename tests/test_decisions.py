@@ -262,6 +262,43 @@ def test_agreements_needed_as_a_count(app, world):
 
 # --- sign-off: frozen, hashed ----------------------------------------------------------------------
 
+def test_the_header_follows_sign_off_live(app, world, socket_client):
+    """Everyone in the room sees the review become Archived, and the facilitator loses the
+    "Edit title" form, without a reload: sign-off refreshes the header region too."""
+    review = voted_review(world)
+    draft(world, review)
+    for persona in ("owner", "facilitator"):
+        decisions.sign(world.users[persona], review, "agree")
+    fran = login(app, world.users["facilitator"])
+    header = f"/reviews/{review.id}/regions/details"
+    before = fran.get(header, headers=HX).get_data(as_text=True)
+    assert "Edit title and question" in before and "status-archived" not in before
+    sock = socket_client(login(app, world.users["observer"]), review.id)
+    sock.get_received()
+    decisions.sign_off(world.users["facilitator"], review)
+    assert any(m["name"] == "refresh" and "details" in m["args"][0]["regions"]
+               for m in sock.get_received())
+    after = fran.get(header, headers=HX).get_data(as_text=True)
+    assert 'id="region-details"' in after and "status-archived" in after
+    assert "Edit title and question" not in after
+    assert fran.get(header).status_code == 303  # a plain visit lands on the workspace
+
+
+def test_a_new_title_reaches_the_room_live(app, world, socket_client):
+    review = blank_review(world)
+    sock = socket_client(login(app, world.users["member"]), review.id)
+    sock.get_received()
+    r = login(app, world.users["facilitator"]).post(
+        f"/reviews/{review.id}/details", headers=HX, data={"details-title": "Pick the web stack",
+                                                          "details-question": "Which one?"})
+    assert r.status_code == 200 and 'id="region-details"' in r.get_data(as_text=True)
+    assert any(m["name"] == "refresh" and "details" in m["args"][0]["regions"]
+               for m in sock.get_received())
+    seen = login(app, world.users["member"]).get(f"/reviews/{review.id}/regions/details", headers=HX)
+    assert "Pick the web stack" in seen.get_data(as_text=True)
+    assert "Edit title and question" not in seen.get_data(as_text=True)  # a member cannot edit
+
+
 def test_sign_off_archives_and_hashes_the_canonical_snapshot(app, world):
     review = signed_review(world)
     decision = decisions.decision_of(review)

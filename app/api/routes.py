@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from flask import g, jsonify, url_for
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
+from spectree.model_adapter.pydantic_adapter import PydanticModelAdapter
 
 from app.access import Rule, access, load_scope
 from app.api import bp
@@ -53,13 +54,22 @@ def reject_invalid(_req, _resp, error, _instance, _adapter) -> None:
     raise InvalidRequest(" ".join(dict.fromkeys(problems)) or "The request body is not valid.")
 
 
+class ErrorsWithoutInput(PydanticModelAdapter):
+    """spectree serialises a validation error to JSON before our hook replaces it; the input it
+    echoes may hold an uploaded file (a part named “files” instead of “file”), which JSON cannot
+    encode, so leave the input out (our hook's sentence never shows it anyway)."""
+
+    def validation_errors(self, err):
+        return err.errors(include_context=False, include_input=False, include_url=False)
+
+
 api_spec = SpecTree(
     "flask", mode="strict", title="Tradeoff API", version="1",
     description="For CI pipelines: create teams and reviews, upload load-test results per "
                 "candidate and read the normalized runs with their constraint checks. "
                 "Authenticate with a personal API token: Authorization: Bearer <token>.",
     page_templates={}, validation_error_status=422, before=reject_invalid,
-    validation_error_model=ErrorOut,
+    validation_error_model=ErrorOut, model_adapter=ErrorsWithoutInput(),
     security_schemes=[SecurityScheme(name="bearerAuth", data=SecuritySchemeData(
         type="http", scheme="bearer", description="A personal API token (Account → API tokens)."))],
     security={"bearerAuth": []},

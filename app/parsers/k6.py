@@ -8,6 +8,8 @@ All k6 time metrics are milliseconds (FORMATS.md §2).
 from __future__ import annotations
 
 import json
+import math
+import re
 from datetime import datetime
 from typing import Any
 
@@ -250,8 +252,8 @@ class _K6Samples:
 
 
 def _non_negative(value: float, where: str) -> float:
-    if not value >= 0:
-        raise ParseError(f"{where} has the value {value!r}; it must be >= 0.")
+    if not 0 <= value < math.inf:  # also NaN; 1e309 in a line reads as inf
+        raise ParseError(f"{where} has the value {value!r}; it must be >= 0 and finite.")
     return value
 
 
@@ -288,57 +290,186 @@ def parse_ndjson(sources: list[Source]) -> ParsedRun:
     """k6 ``--out json`` NDJSON, one line at a time; raises ParseError.
 
     Every Point line is checked and extends the run's time span; only the metrics in
-    SAMPLE_METRICS are aggregated. The loop is the hot path of the biggest uploads (k6 writes
-    about 14 lines per request): lines come in batches, JSON is decoded by orjson when it is
-    installed (any line it refuses goes through the standard decoder, so what is accepted and
-    every message stay the same), and a Point of another metric with the same time as the
-    line before (k6 writes a request's metrics together) needs no time parsing.
+    SAMPLE_METRICS are aggregated. This is the hot path of the biggest uploads (k6 writes
+    about 14 lines per request, 3 of them aggregated): see :func:`_plain_batch` for how
+    most lines are checked without being decoded, and :func:`_decode_lines` for the rest.
     """
     source = _single(sources)
     samples = _K6Samples()
     times = _TimeCache(source)
-    loads, sample_metrics = _fast_loads, SAMPLE_METRICS
+    tails = _TailCache()
     last_stamp = None
     with translate_errors(source.name):
-        for first, batch in source.line_batches():
-            for number, line in enumerate(batch, first):
-                try:
-                    obj = loads(line)
-                except Exception:  # noqa: BLE001 - whatever it refuses, the standard decoder decides
-                    obj = _decode_line(line, number, source)
-                    if obj is None:
-                        continue
-                if type(obj) is not dict:
-                    if not line.strip():
-                        continue
-                    raise source.fail(f"line {number} is not a JSON object.")
-                if obj.get("type") != "Point":
-                    continue
-                data, metric = obj.get("data"), obj.get("metric")
-                if type(data) is dict and type(metric) is str:
-                    if metric not in sample_metrics:
-                        stamp, value = data.get("time"), data.get("value")
-                        if stamp == last_stamp and type(stamp) is str and (
-                                type(value) is float or type(value) is int):
-                            continue  # checked, and its time seen, on the line before
-                    else:
-                        tags = data.get("tags")
-                        kinds = set(map(type, tags.values())) if type(tags) is dict else None
-                        if kinds is not None and kinds <= _TEXT:  # k6 writes text tags
-                            _sample_point(data, metric, number, samples, times, tags)
-                            last_stamp = data.get("time")
-                            continue
-                        if kinds and float in kinds and loads is not _DECODER.decode:
-                            # orjson reads an integer beyond 64 bits as a float, which would
-                            # print differently as a tag: the standard decoder reads this line
-                            obj = _decode_line(line, number, source)
-                _ndjson_point(obj, number, samples, times)
-                last_stamp = data.get("time")
+        for first, block in source.line_blocks():
+            done = None
+            if type(block) is str:  # lines, each followed by "\n"
+                done = _plain_batch(block, first, source, samples, times, tails, last_stamp)
+                block = block.split("\n")[:-1] if done is None else block
+            if done is None:
+                last_stamp = _decode_lines(block, first, source, samples, times, last_stamp)
+            else:
+                last_stamp = done[0]
     return samples.build("k6-ndjson", source)
 
 
-_TEXT = frozenset({str})
+# A Point line exactly as k6 writes it, of a metric that is not aggregated. Every character of
+# a matching line is accounted for: the fixed keys in k6's order, a metric name and a time
+# without escapes or control characters (so the text is the decoded string), a JSON number,
+# and the tags, which must be valid JSON on their own (checked apart). Such a line is the
+# object {"metric": name, "type": "Point", "data": {"time": time, "value": number, "tags": ...}}
+# and all that decoding it would do is extend the run's time span by its time.
+_JSON_TEXT = r'[^"\\\x00-\x1f]*'
+_PLAIN_POINTS = re.compile(
+    r'\n\{"metric":"(?!(?:' + "|".join(sorted(SAMPLE_METRICS)) + r')")' + _JSON_TEXT
+    + r'","type":"Point","data":\{"time":"(' + _JSON_TEXT + r')",'
+    + r'"value":-?(?:0|[1-9][0-9]{0,30})(?:\.[0-9]{1,40})?(?:[eE][+-]?[0-9]{1,4})?,'
+    + r'"tags":([^\n]*)\}\}(?=\n)'
+)
 
+
+def _plain_batch(text: str, first: int, source: Source, samples: _K6Samples,
+                 times: _TimeCache, tails: _TailCache, last_stamp: Any) -> tuple[Any] | None:
+    """Record a batch of lines (``text``: each followed by "\\n") with the same result as
+    :func:`_decode_lines`, without decoding the plain Point lines of metrics that are not
+    aggregated (``_PLAIN_POINTS``, found by one regular-expression pass over the batch):
+    only the earliest and the latest of their (distinct) times are needed, as they only
+    extend the time span, whose bounds do not depend on the order of the samples. The other
+    lines are decoded in order.
+
+    Returns ``(last_stamp,)``; None, having changed nothing, when a plain line's tags are not
+    plain JSON or its time does not parse (the caller then reads the batch line by line). An
+    error in the other lines makes it read the batch line by line too, so the error is the
+    one, at the line, that reading line by line meets first."""
+    parts = _PLAIN_POINTS.split("\n" + text)
+    if len(parts) == 1:
+        return None
+    try:
+        if not tails.all_valid(parts[2::3]):
+            return None
+        moments = [times.parse(stamp, "a line") for stamp in set(parts[1::3])]
+    except ParseError:
+        return None
+    others = list(filter(None, "".join(parts[0::3]).split("\n")))  # "" lines: skipped anyway
+    try:
+        last_stamp = _decode_lines(others, first, source, samples, times, last_stamp)
+    except ParseError as exc:  # the line number in it is not right: the slow path tells
+        _decode_lines(text.split("\n")[:-1], first, source, samples, times, None)
+        raise exc  # pragma: no cover - reading line by line meets an error too
+    samples.seen(min(moments))
+    samples.seen(max(moments))
+    return (last_stamp,)
+
+
+# A Point line exactly as k6 writes it of an aggregated metric other than vus, with a value
+# that float() reads as the decoder does (no sign: "-0" would differ; bounded digits) and tags
+# that are a JSON object of text values (checked apart, once per distinct text): the decoding
+# path would call _sample_point with these very figures.
+_PLAIN_SAMPLE = re.compile(
+    r'\{"metric":"(http_reqs|http_req_duration|http_req_failed)","type":"Point","data":\{"time":"('
+    + _JSON_TEXT + r')","value":((?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,17})?(?:[eE][+-]?[0-9]{1,2})?),'
+    + r'"tags":(\{[^\n]*\})\}\}'
+).fullmatch
+_TAGS: dict[str, dict[str, str]] = {}  # tag texts -> the tags, or {} when not all text
+
+
+def _text_tags(text: str) -> dict[str, str]:
+    """The tags a plain sample line's tag text decodes to when they are all text, else {}
+    (the line is then decoded); remembered, a bounded number of short ones."""
+    try:
+        tags = _fast_loads(text)
+    except Exception:  # noqa: BLE001 - the line is decoded instead, which decides
+        tags = {}
+    if type(tags) is not dict or not set(map(type, tags.values())) <= _TEXT:
+        tags = {}
+    if len(text) <= MAX_TAIL_CHARS:
+        if len(_TAGS) >= MAX_GOOD_TAILS:
+            _TAGS.clear()
+        _TAGS[text] = tags
+    return tags
+
+
+MAX_TAIL_CHARS = 4096
+MAX_GOOD_TAILS = 256
+
+
+class _TailCache:
+    """Tags of plain Point lines known to be valid JSON (k6 repeats a request's tags on each
+    of its lines, so most are checked once). Bounded: short ones only, cleared when full."""
+
+    def __init__(self) -> None:
+        self.good: set[str] = set()
+
+    def all_valid(self, tails: list[str]) -> bool:
+        good = self.good
+        for tail in set(tails).difference(good):
+            try:
+                _fast_loads(tail)
+            except Exception:  # noqa: BLE001 - not plain: the batch is read line by line
+                return False
+            if len(tail) <= MAX_TAIL_CHARS:
+                if len(good) >= MAX_GOOD_TAILS:
+                    good.clear()
+                good.add(tail)
+        return True
+
+
+def _decode_lines(batch: list[str], first: int, source: Source, samples: _K6Samples,
+                  times: _TimeCache, last_stamp: Any) -> Any:
+    """Decode and record lines one by one; returns the time text of the last Point recorded.
+
+    JSON is decoded by orjson when it is installed (any line it refuses goes through the
+    standard decoder, so what is accepted and every message stay the same), and a Point of
+    another metric with the same time as the line before (k6 writes a request's metrics
+    together) needs no time parsing."""
+    loads, sample_metrics, plain_sample, tag_cache = _fast_loads, SAMPLE_METRICS, _PLAIN_SAMPLE, _TAGS
+    for number, line in enumerate(batch, first):
+        match = plain_sample(line)
+        if match is not None:  # as below for such a line, without decoding it all
+            metric, stamp, value, text = match.groups()
+            tags = tag_cache.get(text)
+            if tags is None:
+                tags = _text_tags(text)
+            if tags:
+                samples.add(metric, times.parse(stamp, f"line {number}"), float(value), tags,
+                            f"line {number}")
+                last_stamp = stamp
+                continue
+        try:
+            obj = loads(line)
+        except Exception:  # noqa: BLE001 - whatever it refuses, the standard decoder decides
+            obj = _decode_line(line, number, source)
+            if obj is None:
+                continue
+        if type(obj) is not dict:
+            if not line.strip():
+                continue
+            raise source.fail(f"line {number} is not a JSON object.")
+        if obj.get("type") != "Point":
+            continue
+        data, metric = obj.get("data"), obj.get("metric")
+        if type(data) is dict and type(metric) is str:
+            if metric not in sample_metrics:
+                stamp, value = data.get("time"), data.get("value")
+                if stamp == last_stamp and type(stamp) is str and (
+                        type(value) is float or type(value) is int):
+                    continue  # checked, and its time seen, on the line before
+            else:
+                tags = data.get("tags")
+                kinds = set(map(type, tags.values())) if type(tags) is dict else None
+                if kinds is not None and kinds <= _TEXT:  # k6 writes text tags
+                    _sample_point(data, metric, number, samples, times, tags)
+                    last_stamp = data.get("time")
+                    continue
+                if kinds and float in kinds and loads is not _DECODER.decode:
+                    # orjson reads an integer beyond 64 bits as a float, which would
+                    # print differently as a tag: the standard decoder reads this line
+                    obj = _decode_line(line, number, source)
+        _ndjson_point(obj, number, samples, times)
+        last_stamp = data.get("time")
+    return last_stamp
+
+
+_TEXT = frozenset({str})
 
 def _sample_point(data: dict, metric: str, number: int, samples: _K6Samples, times: _TimeCache,
                   tags: dict[str, str]) -> None:

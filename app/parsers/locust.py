@@ -7,11 +7,14 @@ figures are computed from them with Locust's own percentile rule (FORMATS.md §1
 
 from __future__ import annotations
 
+import csv
+import itertools
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
-from operator import itemgetter
+from operator import itemgetter, methodcaller
 from typing import Any
 
 from app.parsers import detect
@@ -158,46 +161,67 @@ class _Series:
                 self.kept = [(n, p) for n, p in self.kept if n % self.stride == 0]
         self.rows += 1
 
+    def add_many(self, users: list[int], point_at: Callable[[int], Point]) -> None:
+        """:meth:`add` for ``len(users)`` rows at once (``point_at(k)`` makes row k's point),
+        with the same result: only the rows kept are visited."""
+        if users:
+            top = max(users)
+            if self.max_users is None or top > self.max_users:
+                self.max_users = top
+        start, n = self.rows, len(users)
+        k = -start % self.stride  # the first row whose number is a multiple of the stride
+        while k < n:
+            self.kept.append((start + k, point_at(k)))
+            if len(self.kept) > MAX_POINTS:
+                self.stride *= 2
+                self.kept = [(m, p) for m, p in self.kept if m % self.stride == 0]
+            k += 1
+            k += -(start + k) % self.stride
+        self.rows = start + n
+
 
 MAX_POINTS = 2048
 
 
 def _read_history(source: Source, run: ParsedRun) -> None:
+    """The _stats_history file: its Aggregated rows make the time series (see _Series).
+
+    Only the Aggregated rows are used, about one in six: while the lines are plain (no quote
+    character, no NUL, each with the header's number of commas) each is one record whose fields
+    are its text split at commas, so only the lines with “Aggregated” in them are split and
+    the others need only their commas counted (:func:`_plain_history_lines`). From the first
+    batch of lines that is not plain on, a CSV reader reads the rest, as before."""
     required = ["Timestamp", "User Count", "Name", "Requests/s", "Failures/s"]
     what = "Locust stats history"
-    first: float | None = None
-    per_endpoint = False
-    series = _Series()
+    state = _HistoryState()
+    series = state.series
     with translate_errors(source.name):
-        rows = source.csv_reader()
-        header = read_header(source, rows, required, what)
-        columns = {name: i for i, name in enumerate(header)}
-        number, seen = 2, False
-        for batch, error in row_batches(rows, HISTORY_BATCH_ROWS):
-            done = error is None and batch and _history_batch(batch, columns, len(header), series, first)
-            if done:
-                seen = True
-                per_endpoint = per_endpoint or done.per_endpoint
-                first = done.first
-            else:
-                for offset, row in enumerate(batch):
-                    if not is_data_row(source, number + offset, row, len(header)):
-                        continue
-                    seen = True
-                    fields = dict(zip(header, row))  # noqa: B905 (lengths checked)
-                    if fields["Name"] != AGGREGATED or fields.get("Type"):
-                        per_endpoint = True
-                        continue
-                    stamp = to_float(fields["Timestamp"], at(number + offset, "Timestamp"))
-                    assert stamp is not None
-                    first = stamp if first is None else first
-                    point = _history_point(fields, number + offset, stamp - first)
-                    series.add(point, point.users)
-            if error is not None:
-                raise error
+        batches = source.line_batches(keep_ends=True)
+        header: list[str] | None = None
+        number, held = 2, None
+        for _, batch in batches:
+            if header is None:
+                head = batch[0]
+                names = [name.strip() for name in head.rstrip("\r\n").split(",")]
+                if not _plain(head) or any(name not in names for name in required):
+                    held = batch
+                    break
+                header, batch = names, batch[1:]
+                columns = {name: i for i, name in enumerate(header)}
+            if not _plain_history_lines(batch, columns, len(header), state):
+                held = batch
+                break
             number += len(batch)
-        if not seen:
+        if held is not None:  # the rest through a CSV reader, record by record
+            rows = csv.reader(itertools.chain(held, itertools.chain.from_iterable(
+                lines for _, lines in batches)), strict=True)
+            if header is None:
+                header = read_header(source, rows, required, what)
+                columns = {name: i for i, name in enumerate(header)}
+            _history_records(source, rows, header, columns, number, state)
+        if not state.seen:
             raise no_rows(source, what)
+    first = state.first
     run.timeseries = [point for _, point in series.kept]
     if first is not None:
         run.started_at = epoch_to_datetime(first, source, "the first Timestamp")
@@ -207,10 +231,78 @@ def _read_history(source: Source, run: ParsedRun) -> None:
                          f"({len(run.timeseries)} of {series.rows}).")
     window = (
         "the current ~10 s window (--csv-full-history)"
-        if per_endpoint
+        if state.per_endpoint
         else "cumulative since the start"
     )
     run.notes.append(f"Time-series rps is Locust's current rate; its p95 is {window}.")
+
+
+@dataclass
+class _HistoryState:
+    series: _Series = field(default_factory=lambda: _Series())
+    first: float | None = None
+    per_endpoint: bool = False
+    seen: bool = False
+
+
+def _plain(text: str) -> bool:
+    """Text a CSV reader splits exactly at its commas (no quoting, no NUL)."""
+    return '"' not in text and "\x00" not in text
+
+
+_COMMAS = methodcaller("count", ",")
+
+
+def _plain_history_lines(lines: list[str], columns: dict[str, int], width: int,
+                         state: _HistoryState) -> bool:
+    """Record a batch of history lines (line ends kept) as the CSV reader would; False,
+    having changed nothing, when they are not all plain records of the header's width or
+    an Aggregated row needs the row-by-row path."""
+    if not lines:
+        return True
+    if not _plain("".join(lines)) or set(map(_COMMAS, lines)) != {width - 1}:
+        return False
+    candidates = [line for line in lines if AGGREGATED in line]
+    rows = [line.rstrip("\r\n").split(",") for line in candidates]
+    done = (_history_batch(rows, columns, width, state.series, state.first) if rows
+            else _BatchDone(False, state.first))
+    if not done:
+        return False
+    state.seen = True
+    state.per_endpoint = state.per_endpoint or done.per_endpoint or len(rows) < len(lines)
+    state.first = done.first
+    return True
+
+
+def _history_records(source: Source, rows: Iterator[list[str]], header: list[str],
+                     columns: dict[str, int], number: int, state: _HistoryState) -> None:
+    """The history's records from a CSV reader, in batches (see :func:`_history_batch`),
+    row by row when a batch needs it; ``number`` is the first record's row number."""
+    series = state.series
+    for batch, error in row_batches(rows, HISTORY_BATCH_ROWS):
+        done = error is None and batch and _history_batch(batch, columns, len(header), series,
+                                                          state.first)
+        if done:
+            state.seen = True
+            state.per_endpoint = state.per_endpoint or done.per_endpoint
+            state.first = done.first
+        else:
+            for offset, row in enumerate(batch):
+                if not is_data_row(source, number + offset, row, len(header)):
+                    continue
+                state.seen = True
+                fields = dict(zip(header, row))  # noqa: B905 (lengths checked)
+                if fields["Name"] != AGGREGATED or fields.get("Type"):
+                    state.per_endpoint = True
+                    continue
+                stamp = to_float(fields["Timestamp"], at(number + offset, "Timestamp"))
+                assert stamp is not None
+                state.first = stamp if state.first is None else state.first
+                point = _history_point(fields, number + offset, stamp - state.first)
+                series.add(point, point.users)
+        if error is not None:
+            raise error
+        number += len(batch)
 
 
 @dataclass
@@ -264,13 +356,14 @@ def _history_batch(rows: list[list[str]], columns: dict[str, int], width: int, s
         if p95 is None:
             return None
     first = stamps[0] if first is None else first
-    for k in range(len(aggregated)):
-        point = None
-        if series.wants():
-            rate = min(fails[k] / rps[k], 1.0) if rps[k] else None
-            point = Point(t_s=stamps[k] - first, rps=rps[k], p95_ms=None if p95 is None else p95[k],
-                          error_rate=rate, users=int(users[k]))
-        series.add(point, int(users[k]))
+    counts = list(map(int, users))
+
+    def point_at(k: int) -> Point:
+        rate = min(fails[k] / rps[k], 1.0) if rps[k] else None
+        return Point(t_s=stamps[k] - first, rps=rps[k], p95_ms=None if p95 is None else p95[k],
+                     error_rate=rate, users=counts[k])
+
+    series.add_many(counts, point_at)
     return _BatchDone(per_endpoint, first)
 
 

@@ -216,12 +216,19 @@ class Source:
         Bytes that are not UTF-8 make it read again from the start line by line, so the
         lines before them come first and the error surfaces exactly where a line-by-line
         reader meets it. Raises ParseError."""
+        yield from self.line_blocks(keep_ends, as_text=False)  # type: ignore[misc]
+
+    def line_blocks(self, keep_ends: bool = False, *, as_text: bool = True
+                    ) -> Iterator[tuple[int, list[str] | str]]:
+        """:meth:`line_batches`, except that (``as_text``) a batch whose lines hold no ``\\r``
+        may come as its text instead of a list: the lines, each followed by ``\\n`` — for
+        parsers that search many lines at once; ``text.split("\\n")[:-1]`` are its lines."""
         with translate_errors(self.name):
             done = 1  # the number of the first line not yet handed out
             try:
-                for number, batch in self._split_chunks(keep_ends):
+                for number, batch in self._split_chunks(keep_ends, as_text):
                     yield number, batch
-                    done = number + len(batch)
+                    done = number + (batch.count("\n") if type(batch) is str else len(batch))
                 return
             except UnicodeDecodeError:
                 pass  # not plain UTF-8 in byte chunks: re-read line by line through open_text
@@ -236,7 +243,8 @@ class Source:
                 if number >= done:
                     yield number, [line if keep_ends else line.rstrip("\r\n")]
 
-    def _split_chunks(self, keep_ends: bool) -> Iterator[tuple[int, list[str]]]:
+    def _split_chunks(self, keep_ends: bool, as_text: bool = False
+                      ) -> Iterator[tuple[int, list[str] | str]]:
         text = self.open_text()
         number, carry = 1, ""
         while True:
@@ -248,15 +256,19 @@ class Source:
             cut = max(chunk.rfind("\n"), chunk.rfind("\r")) + 1
             if cut:
                 body, carry = carry + chunk[:cut], chunk[cut:]
-                batch = _split_lines(body, keep_ends)
-                if len(body) > MAX_LINE_CHARS:  # else no line in it can be too long
-                    bad = _first_too_long(body)
-                    if bad is not None:  # the lines before it first, as one by one
-                        if bad:
-                            yield number, batch[:bad]
-                        raise self._too_long(number + bad)
-                yield number, batch
-                number += len(batch)
+                if as_text and len(body) <= MAX_LINE_CHARS and "\r" not in body:
+                    yield number, body  # no line in it can be too long
+                    number += body.count("\n")
+                else:
+                    batch = _split_lines(body, keep_ends)
+                    if len(body) > MAX_LINE_CHARS:  # else no line in it can be too long
+                        bad = _first_too_long(body)
+                        if bad is not None:  # the lines before it first, as one by one
+                            if bad:
+                                yield number, batch[:bad]
+                            raise self._too_long(number + bad)
+                    yield number, batch
+                    number += len(batch)
             else:  # no line ends in this chunk: the line goes on
                 carry += chunk
             if len(carry) > MAX_LINE_CHARS:

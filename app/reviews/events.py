@@ -12,8 +12,7 @@ from flask_socketio import ConnectionRefusedError, join_room
 
 from app import realtime
 from app.access import SOCKET_RULES, Rule, SocketDenied, check_socket_access, socket_event
-from app.extensions import db, socketio
-from app.models import Review
+from app.extensions import socketio
 from app.services.presence import Entry
 
 SOCKET_RULES["connect"] = CONNECT_RULE = Rule.parse("review:observer")
@@ -40,7 +39,7 @@ def on_connect(auth=None):
     realtime.presence_store().join(
         Entry(request.sid, review.id, current_user.id, session.get("login_key", ""))
     )
-    realtime.push_presence(review)
+    realtime.presence_changed(review.id)
 
 
 @socket_event("heartbeat", "review:observer")
@@ -54,6 +53,5 @@ def on_heartbeat(review, payload):
 @socketio.on("disconnect")
 def on_disconnect(*_reason):
     entry = realtime.presence_store().leave(request.sid)
-    review = db.session.get(Review, entry.review_id) if entry else None
-    if review:
-        realtime.push_presence(review)
+    if entry:
+        realtime.presence_changed(entry.review_id)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import abort, flash, request, url_for
 from flask_login import current_user
+from jinja2_fragments.flask import render_block
 
 from app import realtime
-from app.access import access
+from app.access import access, current_role
 from app.forms import EmptyForm, attempt, form_status
 from app.models import Step
-from app.rendering import redirect_to, render, wants_fragment
+from app.rendering import page_key, redirect_to, render, render_body, serve_cached, wants_fragment
 from app.reviews import bp, steps
 from app.reviews.forms import CandidateForm, DetailsForm, ReviewForm, StepForm
 from app.services import reviews
@@ -38,22 +39,41 @@ def create(team):
                   status=form_status(form))
 
 
-def render_workspace(review, step: Step, *, block: str | None = "step_section", status=200,
-                     candidate_form=None, details_form=None, **extra):
-    context = steps.context_for(review, step, current_user) | extra
-    return render(
-        WORKSPACE, block, review=review, step=step, status=status, **context,
-        present=realtime.present_users(review.id),
-        candidate_form=candidate_form or CandidateForm(),
-        details_form=details_form or DetailsForm(obj=review),
-        step_form=StepForm(step=review.current_step),
-    )
+def workspace_context(review, step: Step, *, candidate_form=None, details_form=None, **extra) -> dict:
+    """What templates/reviews/workspace.html renders for ``step``, as the current user sees it."""
+    return steps.context_for(review, step, current_user) | extra | {
+        "review": review, "step": step, "present": realtime.present_users(review.id),
+        "candidate_form": candidate_form or CandidateForm(),
+        "details_form": details_form or DetailsForm(obj=review),
+        "step_form": StepForm(step=review.current_step),
+    }
+
+
+def render_workspace(review, step: Step, *, block: str | None = "step_section", status=200, **forms):
+    return render(WORKSPACE, block, status=status, **workspace_context(review, step, **forms))
+
+
+def cached_workspace(review, step: Step, *, block: str = "step_section"):
+    """A GET of the workspace (whole page, step fragment or whole workspace block) through the
+    page cache (app/rendering.py): the same HTML as render_workspace, rendered once per key."""
+    unread = None
+    if not wants_fragment():  # the whole page shows the viewer's unread count in the header
+        from app.services import notifications
+        unread = notifications.unread_count(current_user)
+    key = page_key(review, current_user, current_role(), "workspace", step.value, block, unread)
+
+    def produce():
+        context = workspace_context(review, step)
+        body = render_body(WORKSPACE, block, **context, unread_notifications=lambda: unread)
+        return body, steps.is_volatile(context)
+
+    return serve_cached(key, produce)
 
 
 @bp.get("/reviews/<int:review_id>")
 @access("review:observer")
 def workspace(review):
-    return render_workspace(review, review.step)
+    return cached_workspace(review, review.step)
 
 
 @bp.get("/reviews/<int:review_id>/steps/<step>")
@@ -63,7 +83,7 @@ def show_step(review, step: str):
         viewed = Step(step)
     except ValueError:
         abort(404)
-    return render_workspace(review, viewed)
+    return cached_workspace(review, viewed)
 
 
 @bp.get("/reviews/<int:review_id>/live")
@@ -75,7 +95,7 @@ def live(review):
         viewed = Step(request.args.get("step") or review.current_step)
     except ValueError:
         abort(404)
-    return render_workspace(review, viewed, block="workspace")
+    return cached_workspace(review, viewed, block="workspace")
 
 
 @bp.post("/reviews/<int:review_id>/step")
@@ -114,6 +134,20 @@ def remove_candidate(review, candidate_id: int):
     return render_workspace(review, review.step, block="candidates_panel")
 
 
+steps.region(reviews.DETAILS_REGION, None, "details")
+
+
+def workspace_region(review, region: str, block: str):
+    """A live region of the workspace itself (the header), the same on every step."""
+    if not wants_fragment():
+        return redirect_to(url_for("reviews.workspace", review_id=review.id))
+
+    def produce():
+        return render_block(WORKSPACE, block, review=review, details_form=DetailsForm(obj=review)), False
+
+    return serve_cached(page_key(review, current_user, current_role(), "region", region), produce)
+
+
 @bp.get("/reviews/<int:review_id>/regions/<region>")
 @access("review:observer")
 def region(review, region: str):
@@ -123,7 +157,14 @@ def region(review, region: str):
     if found is None:
         abort(404)
     step, block = found
+    if step is None:
+        return workspace_region(review, region, block)
     if not wants_fragment():
         return redirect_to(url_for("reviews.show_step", review_id=review.id, step=step.value))
-    context = steps.context_for(review, step, current_user)
-    return render(f"reviews/steps/{step.value}.html", block, review=review, step=step, **context)
+    template = f"reviews/steps/{step.value}.html"
+
+    def produce():
+        context = steps.context_for(review, step, current_user)
+        return render_block(template, block, review=review, step=step, **context), steps.is_volatile(context)
+
+    return serve_cached(page_key(review, current_user, current_role(), "region", region), produce)

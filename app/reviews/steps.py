@@ -30,20 +30,21 @@ def context_for(review: Review, step: Step, viewer) -> dict:
     return provider(review, viewer) if provider else {}
 
 
-# Live regions: name -> (step, block of templates/reviews/steps/<step>.html).
-_REGIONS: dict[str, tuple[Step, str]] = {}
+# Live regions: name -> (step, block of templates/reviews/steps/<step>.html), or (None, block of
+# templates/reviews/workspace.html) for a part of the workspace shown on every step.
+_REGIONS: dict[str, tuple[Step | None, str]] = {}
 
 
-def region(name: str, step: Step, block: str) -> None:
+def region(name: str, step: Step | None, block: str) -> None:
     """Declare a live region that ``GET /reviews/<id>/regions/<name>`` renders for its viewer."""
     _REGIONS[name] = (step, block)
 
 
-def find_region(name: str) -> tuple[Step, str] | None:
+def find_region(name: str) -> tuple[Step | None, str] | None:
     return _REGIONS.get(name)
 
 
-def live_regions() -> dict[str, tuple[Step, str]]:
+def live_regions() -> dict[str, tuple[Step | None, str]]:
     """Every declared live region: name -> (step, block)."""
     return dict(_REGIONS)
 
@@ -72,3 +73,25 @@ class Lazy:
 
     def __bool__(self) -> bool:
         return bool(self.items)
+
+
+def is_volatile(context: dict) -> bool:
+    """Whether HTML rendered from this step context depends on the clock as well as on the data,
+    so that it must not be kept by the page cache (app/rendering.py): a vote's running countdown
+    or its time to the deadline, and an upload being parsed (it shows as interrupted once it
+    makes no progress for a while)."""
+    board = context.get("board")
+    if board is not None and (getattr(board, "timer_seconds", None) is not None
+                              or getattr(board, "closes_in", None)):
+        return True
+    vote = context.get("vote")
+    session = getattr(vote, "session", None)
+    if session is not None and session.status == "open" and (
+            session.closes_at is not None or session.timer_ends_at is not None):
+        return True
+    bench = context.get("bench")
+    if bench is not None:
+        uploads = vars(bench).get("uploads")  # only if a block read them
+        if uploads and any(u.status == "parsing" for u in uploads):
+            return True
+    return False

@@ -384,7 +384,7 @@ def sign_off(actor: User, review: Review) -> Decision:
     snapshot = canonical_json(record_data(review, decision))
     decision.snapshot, decision.content_hash = snapshot, content_hash(snapshot)
     db.session.commit()
-    realtime.push_refresh(review.id, *REGIONS)
+    realtime.push_refresh(review.id, *REGIONS, reviews.DETAILS_REGION)  # the header: archived, no editing
     return decision
 
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 
 from flask import Flask, current_app, has_request_context, request
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -149,9 +150,12 @@ def notifications_for(user: User, limit: int = MAX_LIST) -> list[Notification]:
         .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)))
 
 
+_UNREAD = db.select(db.func.count()).select_from(Notification).where(
+    Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None))  # built once
+
+
 def unread_count(user: User) -> int:
-    return db.session.scalar(db.select(db.func.count()).select_from(Notification).where(
-        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+    return db.session.scalar(_UNREAD, {"user_id": user.id}) or 0
 
 
 def mark_read(user: User, notification_id: int) -> Notification:

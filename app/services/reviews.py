@@ -69,6 +69,9 @@ def create_review(actor: User, team: Team, *, title: str, question: str, templat
     return review
 
 
+DETAILS_REGION = "details"  # the workspace header: title, question, status, the edit form
+
+
 def update_details(actor: User, review: Review, *, title: str, question: str) -> Review:
     ensure_editable(review)
     title = (title or "").strip()
@@ -77,6 +80,7 @@ def update_details(actor: User, review: Review, *, title: str, question: str) ->
     review.title, review.question = title[:120], (question or "").strip()
     audit.record("review.updated", actor=actor, team_id=review.team_id, review_id=review.id)
     db.session.commit()
+    realtime.push_refresh(review.id, DETAILS_REGION)
     return review
 
 
@@ -128,10 +132,13 @@ def set_step(actor: User, review: Review, step: str) -> Review:
         raise Invalid("There is no such step.", field="step") from None
     old = review.current_step
     review.current_step = target.value
-    if review.status == ReviewStatus.DRAFT:
+    started = review.status == ReviewStatus.DRAFT
+    if started:
         review.status = ReviewStatus.IN_PROGRESS.value
     audit.record("review.step_changed", actor=actor, team_id=review.team_id, review_id=review.id,
                  old=old, new=target.value)
     db.session.commit()
     realtime.push_step(review)
+    if started:  # the header's status badge
+        realtime.push_refresh(review.id, DETAILS_REGION)
     return review

@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app, url_for
-from sqlalchemy import or_, update
+from markupsafe import Markup
+from sqlalchemy import bindparam, event, or_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app import realtime
 from app.analysis import voting
@@ -41,6 +43,7 @@ from app.models import (
     VoteSession,
     VoteStatus,
 )
+from app.rendering import REVIEW_OPTION
 from app.services import audit, notifications
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.reviews import ensure_editable
@@ -245,21 +248,29 @@ def load_payload(method: str, payload):
 
 
 def _voting_role(review: Review, user: User) -> str:
-    role = eligible_roles(review).get(user.id)
+    """The user's role if it votes (as :func:`eligible_roles` has it), in one one-row statement."""
+    role = db.session.scalar(db.select(Membership.role).where(
+        Membership.team_id == review.team_id, Membership.user_id == user.id,
+        Membership.role.in_(voting.VOTING_ROLES)))
     if role is None:
         raise Forbidden("Only the team's members, facilitators and owners vote; observers watch.")
     return role
 
 
-def _guard(session_id: int, now: datetime, add: int) -> bool:
+_SESSIONS = VoteSession.__table__
+_GUARD = (update(_SESSIONS)
+          .where(_SESSIONS.c.id == bindparam("session_id"), _SESSIONS.c.status == VoteStatus.OPEN.value,
+                 or_(_SESSIONS.c.closes_at.is_(None), _SESSIONS.c.closes_at > bindparam("now")))
+          .values(ballot_count=_SESSIONS.c.ballot_count + bindparam("add")))
+
+
+def _guard(session: VoteSession, now: datetime, add: int) -> bool:
     """The write every ballot goes through: hits the row only while the vote accepts ballots
-    (and locks it until the transaction ends)."""
-    table = VoteSession.__table__
-    statement = (update(table)
-                 .where(table.c.id == session_id, table.c.status == VoteStatus.OPEN.value,
-                        or_(table.c.closes_at.is_(None), table.c.closes_at > now))
-                 .values(ballot_count=table.c.ballot_count + add))
-    return db.session.execute(statement).rowcount == 1
+    (and locks it until the transaction ends). Names its review for the page-cache stamp
+    (app/rendering.py), which the transaction's revision bump has moved already."""
+    result = db.session.execute(_GUARD, {"session_id": session.id, "now": now, "add": add},
+                                execution_options={REVIEW_OPTION: session.review_id})
+    return result.rowcount == 1
 
 
 def _write_ballot(session: VoteSession, actor: User, role: str, payload) -> tuple[Ballot, bool, int]:
@@ -269,7 +280,10 @@ def _write_ballot(session: VoteSession, actor: User, role: str, payload) -> tupl
     for _attempt in range(MAX_RETRIES):
         now = _now()
         try:
-            if not _guard(session.id, now, 0):
+            # The revision (and the review's page-cache stamp) first: the review row before the
+            # vote's, the order every other writer takes them in (their stamp comes first).
+            rev = realtime.bump_revision(session.review_id, commit=False)
+            if not _guard(session, now, 0):
                 db.session.rollback()
                 raise Conflict("This vote has closed; ballots are no longer accepted.")
             ballot = own_ballot(session, actor)
@@ -278,13 +292,12 @@ def _write_ballot(session: VoteSession, actor: User, role: str, payload) -> tupl
                 ballot = Ballot(session_id=session.id, user_id=actor.id, role=role,
                                 payload=payload, cast_at=now, updated_at=now)
                 db.session.add(ballot)
-                _guard(session.id, now, 1)  # flushes the insert first: a duplicate fails here
+                _guard(session, now, 1)  # flushes the insert first: a duplicate fails here
             else:
                 ballot.payload, ballot.role, ballot.updated_at = payload, role, now
             audit.record("vote.ballot_cast" if created else "vote.ballot_changed", actor=actor,
                          team_id=session.review.team_id, review_id=session.review_id,
                          vote=session.number)
-            rev = realtime.bump_revision(session.review_id, commit=False)
             db.session.commit()
             return ballot, created, rev
         except IntegrityError:  # the same member's other request inserted first: update it
@@ -504,11 +517,28 @@ def _duration(seconds: float) -> str:
     return f"{max(minutes, 1)} minute{'s' if minutes > 1 else ''}"
 
 
+# The board's two reads as plain Core statements built once, run on the session's connection
+# (same transaction): rows, not ORM objects, for the up to hundreds of rows every ballot's board
+# reads (the ORM's per-row bookkeeping cost more than the query).
+_ELIGIBLE_NAMES = (db.select(Membership.user_id, Membership.role, User.name)
+                   .join(User, User.id == Membership.user_id)
+                   .where(Membership.team_id == bindparam("team_id"),
+                          Membership.role.in_(voting.VOTING_ROLES)))
+_BALLOT_ROWS = (db.select(Ballot.id, Ballot.user_id, Ballot.role, Ballot.payload)
+                .where(Ballot.session_id == bindparam("session_id")).order_by(Ballot.id))
+
+
+def _rows(statement, params: dict) -> list:
+    """``statement``'s rows on the session's connection, after flushing what is pending (as the
+    ORM's autoflush would)."""
+    if db.session.new or db.session.dirty or db.session.deleted:
+        db.session.flush()
+    return db.session.connection().execute(statement, params).all()
+
+
 def _eligible_names(review: Review) -> tuple[dict[int, str], dict[int, str]]:
     """The voting members' roles and names by user id, in one statement."""
-    rows = db.session.execute(db.select(Membership.user_id, Membership.role, User.name)
-                              .join(User, User.id == Membership.user_id).where(
-        Membership.team_id == review.team_id, Membership.role.in_(voting.VOTING_ROLES))).all()
+    rows = _rows(_ELIGIBLE_NAMES, {"team_id": review.team_id})
     return {uid: role for uid, role, _ in rows}, {uid: name for uid, _, name in rows}
 
 
@@ -520,11 +550,12 @@ def board(review: Review, session: VoteSession | None = None, now: datetime | No
 
 
 def _board(review: Review, session: VoteSession, now: datetime | None = None
-           ) -> tuple[Board, list[Ballot], dict[int, str]]:
-    """The board, and the ballots and eligible roles it was built from (for the viewer's own
-    part of :func:`vote_view`; never for a broadcast)."""
+           ) -> tuple[Board, list, dict[int, str]]:
+    """The board, and the ballots (rows with the Ballot's id, user_id, role and payload) and
+    eligible roles it was built from (for the viewer's own part of :func:`vote_view`; never for
+    a broadcast)."""
     now = now or _now()
-    ballots = ballots_of(session)
+    ballots = _rows(_BALLOT_ROWS, {"session_id": session.id})  # rows: id, user_id, role, payload
     eligible, people = _eligible_names(review)
     voted_ids = {b.user_id for b in ballots}
     if voted_ids - set(people):  # voted, no longer a voting member: still named
@@ -551,9 +582,45 @@ def _board(review: Review, session: VoteSession, now: datetime | None = None
     return view, ballots, eligible
 
 
+# The board a broadcast was built from, kept for the rest of the database session (the same
+# request) so that the caster's own answer does not count the same ballots a second time; any
+# write, commit or rollback in the session forgets it (see _forget_board).
+_BUILT = "tradeoff.vote_board"
+
+
+def _remember_board(session: VoteSession, built: tuple[Board, list, dict[int, str]],
+                    html: str) -> None:
+    db.session.info[_BUILT] = (session.id, built, html)
+
+
+def _remembered_board(session: VoteSession) -> tuple[Board, list, dict[int, str]] | None:
+    found = db.session.info.get(_BUILT)
+    return found[1] if found and found[0] == session.id else None
+
+
+def remembered_board_html(board_view: Board) -> Markup | None:
+    """The HTML the ``vote_board`` block rendered for exactly this board object (the one just
+    broadcast, see :func:`render_board`), so that an answer embeds it instead of rendering the
+    same block a second time; None when this board was not rendered in this session."""
+    found = db.session.info.get(_BUILT)
+    return Markup(found[2]) if found and found[1][0] is board_view else None
+
+
+@event.listens_for(Session, "after_flush")
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_board(session, *_args) -> None:
+    session.info.pop(_BUILT, None)
+
+
 def render_board(review: Review, session: VoteSession | None = None) -> str:
-    return realtime.render_fragment(TEMPLATE, "vote_board", review=review,
-                                    board=board(review, session))
+    session = session or latest_session(review)
+    if session is None:
+        return realtime.render_fragment(TEMPLATE, "vote_board", review=review, board=Board(None))
+    built = _board(review, session)
+    html = realtime.render_fragment(TEMPLATE, "vote_board", review=review, board=built[0])
+    _remember_board(session, built, html)
+    return html
 
 
 def push_board(review: Review, rev: int | None = None) -> None:
@@ -578,7 +645,10 @@ class VoteView:
 def vote_view(review: Review, viewer: User) -> VoteView:
     sessions = sessions_of(review)
     session = sessions[-1] if sessions else None  # the latest (by number)
-    view, ballots, eligible = _board(review, session) if session else (Board(None), [], {})
+    if session is None:
+        view, ballots, eligible = Board(None), [], {}
+    else:  # the board this request has just broadcast, if nothing was written since
+        view, ballots, eligible = _remembered_board(session) or _board(review, session)
     own = next((b for b in ballots if b.user_id == viewer.id), None)
     may = (session is not None and session.is_open and not review.is_frozen
            and viewer.id in eligible)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import jsonify
 from flask_login import current_user
 
+from app import realtime
 from app.access import access
 from app.forms import EmptyForm, attempt, form_status
 from app.models import Step
@@ -51,12 +52,8 @@ def vote_context(review, viewer) -> dict:
         if decision else None
     quorum_met = bool(session and not session.is_open
                       and (session.result or {}).get("quorum", {}).get("met"))
-    return {
-        "vote": view, "board": view.board, "decision": decision,
-        "open_form": OpenVoteForm(formdata=None),
-        "ballot_form": ballot_form(session, view.own, formdata=None)
-        if session and session.is_open else None,
-        "timer_form": TimerForm(formdata=None),
+    return vote_forms(view) | {
+        "decision": decision,
         "can_draft": quorum_met and decision is None,
         "decision_form": decision_form(review, decision, _winners(view), formdata=None),
         "signoff": decisions.signoff_status(review, decision) if decision else None,
@@ -71,6 +68,31 @@ def vote_context(review, viewer) -> dict:
     }
 
 
+def vote_region_context(review, viewer) -> dict:
+    """What the ``vote_region`` block uses, the same values :func:`vote_context` gives it, without
+    what only ``decision_region`` shows (the draft's form and evidence, the sign-off): the
+    answer to every POST of the vote region, a ballot's above all, renders this block alone.
+    ``decision`` matters there only while no vote is open."""
+    view = votes.vote_view(review, viewer)
+    is_open = bool(view.session and view.session.is_open)
+    return vote_forms(view) | {
+        "board_html": votes.remembered_board_html(view.board),
+        "decision": None if is_open else decisions.decision_and_predecessor(review)[0],
+    }
+
+
+def vote_forms(view) -> dict:
+    """The vote, its board and the vote region's blank forms (both contexts above)."""
+    session = view.session
+    return {
+        "vote": view, "board": view.board,
+        "open_form": OpenVoteForm(formdata=None),
+        "ballot_form": ballot_form(session, view.own, formdata=None)
+        if session and session.is_open else None,
+        "timer_form": TimerForm(formdata=None),
+    }
+
+
 def respond(review, block: str, *, status: int = 200, **bound):
     """The changed region for htmx; the whole workspace on this step for a plain POST. A bound
     form in ``bound`` (with its errors) replaces the blank one."""
@@ -79,7 +101,8 @@ def respond(review, block: str, *, status: int = 200, **bound):
         return render_workspace(review, Step.VOTE, block=None, status=status,
                                 candidate_form=CandidateForm(formdata=None),
                                 details_form=DetailsForm(formdata=None, obj=review), **extra)
-    context = vote_context(review, current_user) | extra
+    build = vote_region_context if block == "vote_region" else vote_context
+    context = build(review, current_user) | extra
     return render(TEMPLATE, block, review=review, step=Step.VOTE, status=status, **context)
 
 
@@ -97,10 +120,13 @@ def open_vote(review):
 def cast(review, session_id: int):
     session = votes.get_session(review, session_id)
     form = ballot_form(session)
-    cast_ok = attempt(form, lambda: votes.cast_ballot(current_user, review, session_id,
-                                                      form.payload()))
-    return respond(review, "vote_region", status=form_status(form),
-                   ballot_form=None if cast_ok else form)
+    # The caster's answer (which reuses the board just built) is rendered before the board goes
+    # out to the room, not while the room's socket threads are sending it.
+    with realtime.broadcasts_after_answer():
+        cast_ok = attempt(form, lambda: votes.cast_ballot(current_user, review, session_id,
+                                                          form.payload()))
+        return respond(review, "vote_region", status=form_status(form),
+                       ballot_form=None if cast_ok else form)
 
 
 @bp.post("/reviews/<int:review_id>/votes/<int:session_id>/close")

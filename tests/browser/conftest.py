@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,30 +26,38 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-dev-shm-usage"]
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory):
+@contextmanager
+def demo_server(tmp: Path, **env_extra: str):
+    """gunicorn (one worker, 50 threads) on a free loopback port over a fresh SQLite file with
+    the demo data, its log in ``tmp/server.log``; yields the base URL and stops the server after.
+    Skips without Chromium (every user of this server drives a browser)."""
     if CHROMIUM is None:
         pytest.skip("needs Debian's chromium (apt-get install chromium)")
-    tmp = tmp_path_factory.mktemp("live")
     env = {**{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
            "TRADEOFF_INSTANCE_PATH": str(tmp / "instance"), "LOGIN_RATE_LIMIT": "1000 per minute",
-           "VOTE_REMINDER_BEFORE_HOURS": "24"}
+           **env_extra}
     flask = [str(VENV_BIN / "flask"), "--app", "wsgi"]
-    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    subprocess.run([*flask, "demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+    for command in (["db", "upgrade"], ["demo"]):
+        subprocess.run([*flask, *command], cwd=ROOT, env=env, check=True, capture_output=True,
+                       timeout=120)
     port = free_port()
-    log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([str(VENV_BIN / "gunicorn"), "--workers", "1", "--threads", "50",
-                             "--bind", f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: http_ok(url + "/healthz"), timeout=60, what="live server")
+    with open(tmp / "server.log", "w") as log:
+        proc = subprocess.Popen([str(VENV_BIN / "gunicorn"), "--workers", "1", "--threads", "50",
+                                 "--bind", f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(lambda: http_ok(url + "/healthz"), timeout=60, what="live server")
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    with demo_server(tmp_path_factory.mktemp("live"), VOTE_REMINDER_BEFORE_HOURS="24") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture(scope="module")

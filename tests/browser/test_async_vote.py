@@ -16,10 +16,8 @@ the browsers — is the running app's scheduler at work.
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
-import subprocess
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,8 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, ROOT, VENV_BIN
-from tests.scaleout.cluster import free_port, http_ok, wait_for
+from tests.browser.conftest import demo_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 REVIEW = "/reviews/1"
@@ -49,32 +46,10 @@ class Server:
 def scheduled_server(tmp_path_factory):
     """The app under gunicorn with its scheduler on: a pass every second, reminders 30 min
     before a deadline."""
-    if CHROMIUM is None:
-        pytest.skip("needs Debian's chromium (apt-get install chromium)")
     tmp = tmp_path_factory.mktemp("async-vote")
-    env = {**{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
-           "TRADEOFF_INSTANCE_PATH": str(tmp / "instance"), "LOGIN_RATE_LIMIT": "1000 per minute",
-           "TRADEOFF_SCHEDULER": "on", "TRADEOFF_SCHEDULER_INTERVAL": "1",
-           "VOTE_REMINDER_BEFORE_HOURS": "0.5"}
-    flask = [str(VENV_BIN / "flask"), "--app", "wsgi"]
-    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True,
-                   timeout=120)
-    subprocess.run([*flask, "demo"], cwd=ROOT, env=env, check=True, capture_output=True,
-                   timeout=120)
-    port = free_port()
-    log_path = tmp / "server.log"
-    log = open(log_path, "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([str(VENV_BIN / "gunicorn"), "--workers", "1", "--threads", "50",
-                             "--bind", f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: http_ok(url + "/healthz"), timeout=60, what="live server")
-        yield Server(url, tmp / "instance" / "tradeoff.sqlite3", log_path)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        log.close()
+    with demo_server(tmp, TRADEOFF_SCHEDULER="on", TRADEOFF_SCHEDULER_INTERVAL="1",
+                     VOTE_REMINDER_BEFORE_HOURS="0.5") as url:
+        yield Server(url, tmp / "instance" / "tradeoff.sqlite3", tmp / "server.log")
 
 
 @pytest.fixture

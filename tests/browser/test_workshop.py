@@ -660,6 +660,9 @@ def test_a_whole_workshop_from_new_team_to_archived_madr_record(people, tmp_path
         expect(done).to_contain_text("by Fran Facilitator")
         expect(done.locator("code")).to_have_text(re.compile(r"^[0-9a-f]{64}$"))
         expect(p.page.locator("#region-decision form.sign-form")).to_have_count(0)
+        # the header follows: Archived, and no one is offered to edit the frozen review
+        expect(p.page.locator("#region-details .badge.status-archived")).to_have_text("Archived", timeout=LIVE)
+        expect(p.page.get_by_text("Edit title and question")).to_have_count(0)
         assert p.page.evaluate("window.__sameWorkshopPage") is True, f"{p.name}'s page reloaded"
     assert any("Sign the decision off" in q for q in fran_asked)
     assert not nia_asked and not ana_asked

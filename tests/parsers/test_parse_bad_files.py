@@ -158,6 +158,7 @@ CASES = [
         "line 2 is not valid JSON",
     ),
     ("ndjson-negative", [("o.json", (K6_REQS + K6_POINT % "-5").encode())], None, "must be >= 0"),
+    ("ndjson-infinite", [("o.json", (K6_REQS + K6_POINT % "1e309").encode())], None, "finite"),
     ("ndjson-no-requests", [("o.json", (K6_POINT % "5").encode())], None, "no http_reqs samples"),
     (
         "ndjson-bad-time",

@@ -44,16 +44,9 @@ def seed_world(db_path: Path, instance: Path) -> dict:
         app = create_app(TestingConfig(SQLALCHEMY_DATABASE_URI=f"sqlite:///{db_path}"))
         with app.app_context():
             db.create_all()
-            owner = factories.make_user("Olivia Owner", "owner@example.com")
-            team = factories.make_team(owner, "Core team")
-            users = {"owner": owner}
-            for role in (Role.FACILITATOR, Role.MEMBER, Role.OBSERVER):
-                users[role.value] = factories.add_member(
-                    team, role, factories.make_user(f"{role.label} Person", f"{role.value}@example.com"))
-            users["non_member"] = factories.make_user("Nora Outsider", "outsider@example.com")
-            other_team = factories.make_team(users["non_member"], "Other team")
-            other_review = factories.make_review(other_team, users["non_member"], title="Theirs")
-            review = factories.make_review(team, owner)
+            made = factories.make_world()
+            team, review, users = made["team"], made["review"], made["users"]
+            other_review = factories.make_review(made["other_team"], users["non_member"], title="Theirs")
             for n in range(SPARES):
                 factories.add_member(team, Role.MEMBER, factories.make_user(
                     f"Spare {n}", f"spare{n}@example.com"))

@@ -10,45 +10,26 @@ from __future__ import annotations
 
 import pytest
 
-from app import create_app
-from app.config import TestingConfig
-from app.extensions import db, limiter
+from app.extensions import db
 from app.models import AuditEvent
-from tests.conftest import IsolatedClient
+from tests.conftest import built_app
 from tests.factories import PASSWORD, make_user
 
 LIMIT = 5
 
 
-def build_app(tmp_path, monkeypatch, **overrides):
-    monkeypatch.setenv("TRADEOFF_INSTANCE_PATH", str(tmp_path))
-    app = create_app(TestingConfig(LOGIN_RATE_LIMIT=f"{LIMIT} per minute", **overrides))
-    app.test_client_class = IsolatedClient
-    return app
-
-
 @pytest.fixture
 def direct(tmp_path, monkeypatch):
     """No proxy configured: the peer address is the client."""
-    app = build_app(tmp_path, monkeypatch)
-    with app.app_context():
-        db.create_all()
-        limiter.reset()
+    with built_app(tmp_path, monkeypatch, LOGIN_RATE_LIMIT=f"{LIMIT} per minute") as app:
         yield app
-        db.session.remove()
-        db.drop_all()
 
 
 @pytest.fixture
 def proxied(tmp_path, monkeypatch):
     """Behind one proxy (nginx), which appends the address it saw to X-Forwarded-For."""
-    app = build_app(tmp_path, monkeypatch, PROXY_COUNT=1)
-    with app.app_context():
-        db.create_all()
-        limiter.reset()
+    with built_app(tmp_path, monkeypatch, LOGIN_RATE_LIMIT=f"{LIMIT} per minute", PROXY_COUNT=1) as app:
         yield app
-        db.session.remove()
-        db.drop_all()
 
 
 def attempt(client, email, password="wrong password guess", peer="192.0.2.10", xff=None):

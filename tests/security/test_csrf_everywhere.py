@@ -15,13 +15,10 @@ import re
 import pytest
 from flask import url_for
 
-from app import create_app
-from app.config import TestingConfig
-from app.extensions import db, limiter
-from app.models import ApiToken
+from app.models import ApiToken, Review
 from app.services import tokens
 from tests import test_access_matrix
-from tests.conftest import IsolatedClient, csrf_from
+from tests.conftest import built_app, csrf_from
 from tests.factories import PASSWORD
 from tests.security.state import changes, snapshot
 from tests.test_access_matrix import RULES
@@ -60,15 +57,8 @@ def plausible(url_args: dict) -> dict:
 
 @pytest.fixture
 def app(tmp_path, monkeypatch):
-    monkeypatch.setenv("TRADEOFF_INSTANCE_PATH", str(tmp_path))
-    app = create_app(TestingConfig(WTF_CSRF_ENABLED=True))
-    app.test_client_class = IsolatedClient
-    with app.app_context():
-        db.create_all()
-        limiter.reset()
+    with built_app(tmp_path, monkeypatch, WTF_CSRF_ENABLED=True) as app:
         yield app
-        db.session.remove()
-        db.drop_all()
 
 
 def page_token(client, path="/account") -> str:
@@ -185,6 +175,9 @@ def test_api_writes_need_a_valid_bearer_token_not_a_cookie(app, world, url_args,
 # -- GET never changes state ---------------------------------------------------------------------
 
 
+REVIEW_STAMP = [c.name for c in Review.__table__.columns].index("updated_at")
+
+
 def lazily_created_first_round(changed: dict, review_id: int) -> bool:
     """The one write a page view may cause: the mapping's round 1 is created the first time
     anyone needs it (services/mapping.current_round, race-safe). Exactly one row, number 1, for
@@ -209,9 +202,13 @@ def test_no_get_changes_anything(app, world, url_args):
                 continue
             before = snapshot(app)
             r = owner.get(build(app, endpoint, url_args))
-            changed = changes(before, snapshot(app))
+            after = snapshot(app)
+            changed = changes(before, after)
             seen += 1
-            allowed = sweep == 1 and lazily_created_first_round(changed, url_args["review_id"])
+            # Creating round 1 is a write to the review's rows, so it also moves the review's
+            # updated_at stamp (the page cache's key, app/rendering.py) in the same transaction.
+            allowed = sweep == 1 and lazily_created_first_round(
+                changes(before, after, ignore={"reviews": {REVIEW_STAMP}}), url_args["review_id"])
             if r.status_code >= 500 or (changed and not allowed):
                 failures.append((sweep, endpoint, r.status_code, changed))
     assert not failures, failures

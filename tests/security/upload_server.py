@@ -12,10 +12,8 @@ import json
 import os
 import re
 import secrets
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -23,8 +21,8 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
+from tests.scaleout.cluster import ROOT, VENV_BIN, free_port
+
 PASSWORD = "correct horse battery staple"
 SEED = """
 import json, sys
@@ -45,12 +43,6 @@ with app.app_context():
     print(json.dumps({"review": review.id, "candidate": review.candidates[0].id,
                       "token": secret}))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
