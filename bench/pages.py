@@ -30,6 +30,11 @@ from sqlalchemy import event
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 HX = {"HX-Request": "true"}
+# One User-Agent for the login and for wrk, as one browser keeps: Flask-Login's session
+# protection ("basic") ties the session to the address and User-Agent, and a cookie replayed
+# under another one is marked not fresh and re-signed on every response, which no real viewer
+# causes (and which cost the app ~10% of its rate in earlier runs here).
+USER_AGENT = "tradeoff-bench/1"
 MAX_STATEMENTS = 15
 TARGET_RATIO = 0.25  # a step page serves at least a quarter of the bare hello route's rate
 DURATION = os.environ.get("BENCH_SECONDS", "10")
@@ -214,6 +219,7 @@ def login_session(url: str, email: str, password: str):
     import requests
 
     session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
     html = session.get(url + "/login", timeout=30).text
     token = re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)
     response = session.post(url + "/login", data={"email": email, "password": password, "csrf_token": token},
@@ -232,7 +238,7 @@ def wrk(url: str, script: Path, cookie: str | None = None, seconds: str = DURATI
     """wrk -t2 -c16 (bench/run.py's load) after one warm-up request: requests/s, p50, p95."""
     import requests
 
-    sent = {**({"Cookie": cookie} if cookie else {}), **(headers or {})}
+    sent = {"User-Agent": USER_AGENT, **({"Cookie": cookie} if cookie else {}), **(headers or {})}
     warm = requests.get(url, headers=sent, timeout=60)
     cmd = ["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", str(script), url]
     for name, value in sent.items():

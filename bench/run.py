@@ -25,6 +25,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from app.parsers import InputFile, parse_run  # noqa: E402
+from bench.pages import USER_AGENT  # noqa: E402
 from tests.scaleout.cluster import free_port, http_ok, wait_for  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -42,8 +43,8 @@ def serve(module: str, env: dict) -> tuple[subprocess.Popen, str]:
 
 def wrk(url: str, cookie: str | None = None) -> dict:
     """Steady state: one warm-up request first (a revealed matrix is analysed once, then cached)."""
-    requests.get(url, headers={"Cookie": cookie} if cookie else {}, timeout=30)
-    cmd = ["wrk", "-t2", "-c16", f"-d{DURATION}s", "--latency", url]
+    requests.get(url, headers={"User-Agent": USER_AGENT, **({"Cookie": cookie} if cookie else {})}, timeout=30)
+    cmd = ["wrk", "-t2", "-c16", f"-d{DURATION}s", "--latency", "-H", f"User-Agent: {USER_AGENT}", url]
     if cookie:
         cmd[1:1] = ["-H", f"Cookie: {cookie}"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -55,6 +56,7 @@ def wrk(url: str, cookie: str | None = None) -> dict:
 
 def login_cookie(url: str) -> str:
     s = requests.Session()
+    s.headers["User-Agent"] = USER_AGENT
     html = s.get(url + "/login").text
     token = re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)
     s.post(url + "/login", data={"email": "ana@example.com", "password": "tradeoff-demo", "csrf_token": token})

@@ -121,3 +121,28 @@ def test_unexpected_error_is_a_clean_500(client, app):
 
 def test_healthz(client, app):
     assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_no_limiter_hook_on_every_request_but_login_still_limited(tmp_path, monkeypatch):
+    """Flask-Limiter's before_request hook has nothing to check (no default or application
+    limits), so it is dropped; the login view's own limit still answers 429."""
+    from app.extensions import limiter
+    from tests.conftest import built_app
+
+    with built_app(tmp_path, monkeypatch, LOGIN_RATE_LIMIT="3 per minute") as app:
+        assert limiter._check_request_limit not in app.before_request_funcs.get(None, [])
+        client = app.test_client()
+        codes = [client.post("/login", data={"email": "nobody@example.com", "password": "wrong password"}).status_code
+                 for _ in range(4)]
+        assert codes[:3] != [429] * 3 and codes[3] == 429, codes
+
+
+def test_sqlite_file_pool_keeps_connections(tmp_path, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("TRADEOFF_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("SQLITE_POOL_SIZE", "12")
+    app = create_app(Config())
+    with app.app_context():
+        pool = db.engine.pool
+        assert pool.size() == 12 and pool._max_overflow == 12
+        db.engine.dispose()
