@@ -298,8 +298,13 @@ def push_step(review) -> None:
                    "rev": bump_revision(review.id)}, review.id)
 
 
+# In a refresh's region list: every live region on the page (static/js/app.js).
+ALL_REGIONS = "*"
+
+
 def push_refresh(review_id: int, *regions: str) -> None:
     """Tell every client in the room that these regions changed. Each client re-fetches its own
     view of a region (``data-live-region`` + ``data-refresh-url``) through the ordinary htmx
-    route, so viewer-dependent HTML (blind scores, role-specific buttons) is never broadcast."""
+    route, so viewer-dependent HTML (blind scores, role-specific buttons) is never broadcast.
+    :data:`ALL_REGIONS` names every region a page shows (a change that freezes the review)."""
     _emit("refresh", {"regions": list(regions), "rev": bump_revision(review_id)}, review_id)

@@ -19,6 +19,7 @@ import app.models.base
 import app.services.decisions
 import app.services.mapping
 import app.services.votes
+from app import realtime
 from app.extensions import db
 from app.models import AuditEvent, Decision, Review, Role
 from app.services import (
@@ -264,7 +265,8 @@ def test_agreements_needed_as_a_count(app, world):
 
 def test_the_header_follows_sign_off_live(app, world, socket_client):
     """Everyone in the room sees the review become Archived, and the facilitator loses the
-    "Edit title" form, without a reload: sign-off refreshes the header region too."""
+    "Edit title" form and every step's forms, without a reload: sign-off refreshes every
+    region a page shows ("*"), the header too."""
     review = voted_review(world)
     draft(world, review)
     for persona in ("owner", "facilitator"):
@@ -273,12 +275,17 @@ def test_the_header_follows_sign_off_live(app, world, socket_client):
     header = f"/reviews/{review.id}/regions/details"
     before = fran.get(header, headers=HX).get_data(as_text=True)
     assert "Edit title and question" in before and "status-archived" not in before
+    checklist = f"/reviews/{review.id}/regions/checklist"
+    assert "Add your own below" in fran.get(checklist, headers=HX).get_data(as_text=True)
+    assert "<form" in fran.get(f"/reviews/{review.id}/regions/constraints", headers=HX).get_data(as_text=True)
     sock = socket_client(login(app, world.users["observer"]), review.id)
     sock.get_received()
     decisions.sign_off(world.users["facilitator"], review)
-    assert any(m["name"] == "refresh" and "details" in m["args"][0]["regions"]
+    assert any(m["name"] == "refresh" and m["args"][0]["regions"] == [realtime.ALL_REGIONS]
                for m in sock.get_received())
     after = fran.get(header, headers=HX).get_data(as_text=True)
+    assert "Add your own below" not in fran.get(checklist, headers=HX).get_data(as_text=True)
+    assert "<form" not in fran.get(f"/reviews/{review.id}/regions/constraints", headers=HX).get_data(as_text=True)
     assert 'id="region-details"' in after and "status-archived" in after
     assert "Edit title and question" not in after
     assert fran.get(header).status_code == 303  # a plain visit lands on the workspace

@@ -384,7 +384,8 @@ def sign_off(actor: User, review: Review) -> Decision:
     snapshot = canonical_json(record_data(review, decision))
     decision.snapshot, decision.content_hash = snapshot, content_hash(snapshot)
     db.session.commit()
-    realtime.push_refresh(review.id, *REGIONS, reviews.DETAILS_REGION)  # the header: archived, no editing
+    # Every region on every open page: the header shows "Archived", and no step keeps a form.
+    realtime.push_refresh(review.id, realtime.ALL_REGIONS)
     return decision
 
 

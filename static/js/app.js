@@ -160,7 +160,9 @@
   socket.on("refresh", function (msg) {
     seen(msg.rev);
     (msg.regions || []).forEach(function (region) {
-      document.querySelectorAll('[data-live-region~="' + region + '"]').forEach(refreshRegion);
+      // "*": every live region on the page (the review was frozen by its sign-off).
+      const selector = region === "*" ? "[data-live-region]" : '[data-live-region~="' + region + '"]';
+      document.querySelectorAll(selector).forEach(refreshRegion);
     });
   });
   setInterval(function () {
