@@ -145,6 +145,12 @@ def closed_or_refused(raw: RawSocket, review_id: int) -> str:
     """After a server-side disconnect: the namespace is gone; try to connect it again on the
     same Engine.IO connection (what a malicious client would do)."""
     frame = raw.recv()
+    # Room events already on their way (a presence push is coalesced, so it may leave a little
+    # later) can come first; the socket's websocket timeout bounds the wait for the disconnect.
+    for _ in range(20):
+        if not frame.startswith("42"):
+            break
+        frame = raw.recv()
     assert frame.startswith("41") or frame == "1", frame  # DISCONNECT of the namespace / CLOSE
     if frame == "1":
         return "closed"
