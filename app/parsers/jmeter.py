@@ -20,6 +20,7 @@ from itertools import repeat
 from operator import add, itemgetter, methodcaller, truediv
 from typing import Any
 
+from app.parsers import jtl_fast
 from app.parsers.model import Endpoint, Latency, ParsedRun, ParseError, Summary
 from app.parsers.samples import RunAccumulator
 from app.parsers.streams import Source, translate_errors
@@ -64,7 +65,7 @@ class _JtlAggregator:
     def __init__(self) -> None:
         self.acc = RunAccumulator()
         self.transactions = RunAccumulator()
-        self._last_parent: dict[str, str] = {}
+        self.last_parent: dict[str, str] = {}
         self.sub_results = 0
         self.first_ms: float | None = None
 
@@ -72,10 +73,10 @@ class _JtlAggregator:
         """CSV rows ``<parent>-<n>`` right after their parent (same thread) are sub-results."""
         if label[-1:].isdigit():
             match = SUB_RESULT.match(label)
-            if match and self._last_parent.get(thread) == match["parent"]:
+            if match and self.last_parent.get(thread) == match["parent"]:
                 self.sub_results += 1
                 return True
-        self._last_parent[thread] = label
+        self.last_parent[thread] = label
         return False
 
     def add(self, sample: _Sample) -> None:
@@ -126,40 +127,87 @@ class _JtlAggregator:
 
 # -- CSV JTL ----------------------------------------------------------------------------------
 CSV_BATCH_ROWS = 512  # bounded memory: a batch of parsed records is held at once
+CSV_REQUIRED = ("timeStamp", "elapsed", "label")
+CSV_WHAT = "JMeter JTL"
 
 
 def parse_csv(sources: list[Source]) -> ParsedRun:
     """A CSV JTL with a header row (columns found by name); raises ParseError.
 
-    Rows are read in batches; a batch of ordinary rows (every figure a plain number, no
-    transaction or multi-sample rows) is recorded at once by :func:`_csv_batch`, any other
-    batch row by row exactly as before, so results and messages do not depend on the path.
+    Plain blocks of the file (no quoting, every row complete, plain numbers) are read
+    vectorised by :mod:`app.parsers.jtl_fast`; everything else goes through
+    :func:`_csv_rows`, the reader used before, with the same result either way. Files the
+    block reader cannot start on, or that need it to give up part way (bytes that are not
+    UTF-8, a damaged gzip stream …), are read again from the start by :func:`_parse_csv_rows`
+    alone, so messages come out exactly as that reader gives them.
     """
     source = _single(sources)
     _require_header(source)
+    if jtl_fast.ENABLED:
+        aggregator = _JtlAggregator()
+        try:
+            with translate_errors(source.name):
+                seen = jtl_fast.read(
+                    source, aggregator,
+                    header_of=lambda fields: read_header(source, iter([fields]), CSV_REQUIRED, CSV_WHAT),
+                    handle_rows=partial(_csv_rows, source, aggregator),
+                    parent_of=_sub_result_parent, transaction=TRANSACTION_MESSAGE)
+        except jtl_fast.Restart:
+            pass
+        else:
+            if not seen:
+                raise no_rows(source, CSV_WHAT)
+            return aggregator.build("jmeter-csv", source)
+    return _parse_csv_rows(source)
+
+
+def _parse_csv_rows(source: Source) -> ParsedRun:
+    """The CSV reader alone: rows in batches of CSV_BATCH_ROWS (see :func:`_csv_rows`)."""
     aggregator = _JtlAggregator()
-    what = "JMeter JTL"
     with translate_errors(source.name):
         rows = source.csv_reader()
-        header = read_header(source, rows, ["timeStamp", "elapsed", "label"], what)
-        columns = {name: i for i, name in enumerate(header)}
-        number, seen = 2, False
-        for batch, error in row_batches(rows, CSV_BATCH_ROWS):
-            if error is None and batch and _csv_batch(aggregator, batch, columns, len(header)):
-                seen = True
-            else:
-                for offset, row in enumerate(batch):
-                    if is_data_row(source, number + offset, row, len(header)):
-                        seen = True
-                        fields = dict(zip(header, row))  # noqa: B905 (lengths checked)
-                        if not aggregator.is_sub_result(fields["label"], fields.get("threadName", "")):
-                            aggregator.add(_csv_sample(fields, number + offset))
-            if error is not None:
-                raise error
-            number += len(batch)
+        header = read_header(source, rows, CSV_REQUIRED, CSV_WHAT)
+        _, seen = _csv_rows(source, aggregator, header, row_batches(rows, CSV_BATCH_ROWS), 2)
         if not seen:
-            raise no_rows(source, what)
+            raise no_rows(source, CSV_WHAT)
     return aggregator.build("jmeter-csv", source)
+
+
+def _csv_rows(source: Source, aggregator: _JtlAggregator, header: list[str],
+              batches: Iterator[tuple[list[list[str]], Exception | None]], number: int
+              ) -> tuple[int, bool]:
+    """Record CSV records given in batches (each with the error that stopped reading, as
+    :func:`row_batches` gives them); ``number`` is the first record's row number. A batch of
+    ordinary rows (every figure a plain number, no transaction or multi-sample rows) is
+    recorded at once by :func:`_csv_batch`, any other batch row by row, so results and
+    messages do not depend on the path. Returns (the next row number, whether any data row
+    was seen); raises the batch's error after recording the rows before it."""
+    columns = {name: i for i, name in enumerate(header)}
+    seen = False
+    for batch, error in batches:
+        if error is None and batch and _csv_batch(aggregator, batch, columns, len(header)):
+            seen = True
+        else:
+            for offset, row in enumerate(batch):
+                if is_data_row(source, number + offset, row, len(header)):
+                    seen = True
+                    fields = dict(zip(header, row))  # noqa: B905 (lengths checked)
+                    if not aggregator.is_sub_result(fields["label"], fields.get("threadName", "")):
+                        aggregator.add(_csv_sample(fields, number + offset))
+        if error is not None:
+            raise error
+        number += len(batch)
+    return number, seen
+
+
+def _sub_result_parent(label: str) -> str | None:
+    """The parent label a ``<parent>-<n>`` label names (as :meth:`_JtlAggregator.is_sub_result`
+    reads it), or None."""
+    if label[-1:].isdigit():
+        match = SUB_RESULT.match(label)
+        if match:
+            return match["parent"]
+    return None
 
 
 def _column(rows: list[list[str]], columns: dict[str, int], name: str) -> list[str] | None:
@@ -211,7 +259,7 @@ def _csv_batch(aggregator: _JtlAggregator, rows: list[list[str]], columns: dict[
             return False
         users = list(map(int, counts))
     threads = column("threadName") or [""] * len(rows)
-    last_parent = dict(aggregator._last_parent)
+    last_parent = dict(aggregator.last_parent)
     top, sub_results = [], 0
     for i, label, thread in zip(range(len(rows)), labels, threads, strict=False):
         if label[-1:].isdigit():
@@ -245,7 +293,7 @@ def _csv_batch(aggregator: _JtlAggregator, rows: list[list[str]], columns: dict[
             for i in [i for i, text in enumerate(success) if text.strip().lower() != "true"]:
                 message = failures[i] or f"{codes[i]} {messages[i]}".strip()
                 acc.failure(times_s[i], keys[i], weight=1, message=message)
-    aggregator._last_parent = last_parent
+    aggregator.last_parent = last_parent
     aggregator.sub_results += sub_results
     return True
 

@@ -189,6 +189,48 @@ class RunAccumulator:
         for status, n in Counter(filter(None, statuses)).items():
             _bump(self.status_codes, status, n, "(other status codes)")
 
+    def add_grouped(self, plan: tuple, first_s: float, last_s: float, overall: tuple,
+                    endpoints: dict[EndpointKey, tuple], buckets: dict[int, tuple],
+                    statuses: dict[str, int], max_users: int | None) -> None:
+        """:meth:`add_batch` for a caller that has already grouped its samples (a vectorised
+        reader): the same state, without a Python-level step per sample for the grouping.
+
+        ``plan`` comes from :meth:`can_batch` (only its new keys and buckets are used: they
+        are created in that order, as add_batch does); ``first_s``/``last_s`` are the
+        earliest start and latest end; ``overall`` and each endpoint's value are
+        ``(bucket counts, zero count, latencies in sample order)`` as :meth:`LogHistogram.add_counts`
+        takes them; each time bucket's value is the same plus the largest user count or
+        None; ``statuses`` counts non-empty status codes in order of first appearance."""
+        _, new_keys, new_buckets = plan
+        for key in new_keys:
+            self._endpoints[key] = _Tally(RELATIVE_ERROR)
+        for b in new_buckets:
+            low = b if self._key_range is None else min(b, self._key_range[0])
+            high = b if self._key_range is None else max(b, self._key_range[1])
+            self._key_range = (low, high)
+            self._buckets[b] = _Tally(SERIES_RELATIVE_ERROR)
+        if self.first_s is None or first_s < self.first_s:
+            self.first_s = first_s
+        if self.last_s is None or last_s > self.last_s:
+            self.last_s = last_s
+        counts, zero, values = overall
+        self.overall.requests += len(values)
+        self.overall.latency.add_counts(counts, zero, values)
+        for key, (counts, zero, values) in endpoints.items():
+            tally = self._endpoints[key]
+            tally.requests += len(values)
+            tally.latency.add_counts(counts, zero, values)
+        for b, (counts, zero, values, users) in buckets.items():
+            tally = self._buckets[b]
+            tally.requests += len(values)
+            tally.latency.add_counts(counts, zero, values)
+            if users is not None:
+                tally.users = users if tally.users is None else max(tally.users, users)
+        if max_users is not None:
+            self.max_users = max_users if self.max_users is None else max(self.max_users, max_users)
+        for status, n in statuses.items():
+            _bump(self.status_codes, status, n, "(other status codes)")
+
     def _endpoint(self, key: EndpointKey) -> _Tally:
         tally = self._endpoints.get(key)
         if tally is None:
