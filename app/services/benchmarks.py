@@ -572,7 +572,7 @@ def parse_upload(upload_id: int, claim: str) -> BenchmarkRun | None:
     details = dict(upload.details)
     fmt, expected_tool = details.pop("format"), details.pop("expected_tool")
     db.session.rollback()  # hold no transaction open while the files are read
-    throttle = _Throttle(PROGRESS_INTERVAL_S)
+    throttle = _Throttle(float(current_app.config.get("BENCHMARK_PROGRESS_INTERVAL_S", PROGRESS_INTERVAL_S)))
 
     def progress(read: int) -> None:
         if throttle.ready():

@@ -38,6 +38,8 @@ def configure(app: Flask) -> None:
                           float(env.get("VOTE_REMINDER_BEFORE_HOURS", "24")))
     app.config.setdefault("BENCHMARK_PARSE_LEASE_S",
                           float(env.get("BENCHMARK_PARSE_LEASE_S", benchmarks.DEFAULT_LEASE_S)))
+    app.config.setdefault("BENCHMARK_PROGRESS_INTERVAL_S", float(
+        env.get("BENCHMARK_PROGRESS_INTERVAL_S", benchmarks.PROGRESS_INTERVAL_S)))
     notifications.configure(app)
 
 

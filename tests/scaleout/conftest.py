@@ -15,7 +15,8 @@ def cluster(tmp_path, request):
 
     Options (``indirect`` parametrization): ``own_redis`` (a redis-server the test may stop),
     ``limit`` (login rate limit), ``scheduler_interval`` (seconds; the scheduler is off without
-    it), ``lease`` (BENCHMARK_PARSE_LEASE_S), ``voters`` (that many extra voting members,
+    it), ``lease`` (BENCHMARK_PARSE_LEASE_S), ``progress_interval``
+    (BENCHMARK_PROGRESS_INTERVAL_S), ``voters`` (that many extra voting members,
     ``cluster.voters`` lists them)."""
     if NGINX is None:
         pytest.skip("needs nginx from Debian's packages")
@@ -41,6 +42,7 @@ def cluster(tmp_path, request):
         "TRADEOFF_SCHEDULER": "on" if options.get("scheduler_interval") else "off",
         "TRADEOFF_SCHEDULER_INTERVAL": options.get("scheduler_interval", "15"),
         "BENCHMARK_PARSE_LEASE_S": options.get("lease", "60"),
+        "BENCHMARK_PROGRESS_INTERVAL_S": options.get("progress_interval", "1"),
     }
     c = Cluster(env=env, tmp=tmp_path)
     c.redis = own_redis
