@@ -154,19 +154,8 @@ class RunAccumulator:
         ``request(t, key, status=status)``, ``latency(t, key, ms)`` and ``users(t, n)``.
         Latencies must be finite and >= 0. Failures are recorded afterwards with
         :meth:`failure` (they touch other counters only)."""
-        buckets, new_keys, new_buckets = plan
-        for key in new_keys:
-            self._endpoints[key] = _Tally(RELATIVE_ERROR)
-        for b in new_buckets:
-            low = b if self._key_range is None else min(b, self._key_range[0])
-            high = b if self._key_range is None else max(b, self._key_range[1])
-            self._key_range = (low, high)
-            self._buckets[b] = _Tally(SERIES_RELATIVE_ERROR)
-        first, last = min(times_s), max(ends_s)
-        if self.first_s is None or first < self.first_s:
-            self.first_s = first
-        if self.last_s is None or last > self.last_s:
-            self.last_s = last
+        buckets = plan[0]
+        self._open_plan(plan, min(times_s), max(ends_s))
         overall = self.overall
         overall.requests += len(times_s)
         overall.latency.add_counts(*_counts(overall.latency, latencies_ms), latencies_ms)
@@ -189,18 +178,9 @@ class RunAccumulator:
         for status, n in Counter(filter(None, statuses)).items():
             _bump(self.status_codes, status, n, "(other status codes)")
 
-    def add_grouped(self, plan: tuple, first_s: float, last_s: float, overall: tuple,
-                    endpoints: dict[EndpointKey, tuple], buckets: dict[int, tuple],
-                    statuses: dict[str, int], max_users: int | None) -> None:
-        """:meth:`add_batch` for a caller that has already grouped its samples (a vectorised
-        reader): the same state, without a Python-level step per sample for the grouping.
-
-        ``plan`` comes from :meth:`can_batch` (only its new keys and buckets are used: they
-        are created in that order, as add_batch does); ``first_s``/``last_s`` are the
-        earliest start and latest end; ``overall`` and each endpoint's value are
-        ``(bucket counts, zero count, latencies in sample order)`` as :meth:`LogHistogram.add_counts`
-        takes them; each time bucket's value is the same plus the largest user count or
-        None; ``statuses`` counts non-empty status codes in order of first appearance."""
+    def _open_plan(self, plan: tuple, first_s: float, last_s: float) -> None:
+        """What add_batch and add_grouped share: create the plan's new endpoints and time
+        buckets, in its order, and widen the span to [first_s, last_s]."""
         _, new_keys, new_buckets = plan
         for key in new_keys:
             self._endpoints[key] = _Tally(RELATIVE_ERROR)
@@ -213,6 +193,20 @@ class RunAccumulator:
             self.first_s = first_s
         if self.last_s is None or last_s > self.last_s:
             self.last_s = last_s
+
+    def add_grouped(self, plan: tuple, first_s: float, last_s: float, overall: tuple,
+                    endpoints: dict[EndpointKey, tuple], buckets: dict[int, tuple],
+                    statuses: dict[str, int], max_users: int | None) -> None:
+        """:meth:`add_batch` for a caller that has already grouped its samples (a vectorised
+        reader): the same state, without a Python-level step per sample for the grouping.
+
+        ``plan`` comes from :meth:`can_batch` (only its new keys and buckets are used: they
+        are created in that order, as add_batch does); ``first_s``/``last_s`` are the
+        earliest start and latest end; ``overall`` and each endpoint's value are
+        ``(bucket counts, zero count, latencies in sample order)`` as :meth:`LogHistogram.add_counts`
+        takes them; each time bucket's value is the same plus the largest user count or
+        None; ``statuses`` counts non-empty status codes in order of first appearance."""
+        self._open_plan(plan, first_s, last_s)
         counts, zero, values = overall
         self.overall.requests += len(values)
         self.overall.latency.add_counts(counts, zero, values)
