@@ -398,8 +398,10 @@ def summary_lines(small: list[Measured], doubled: list[Measured], rows: list[tup
         "no longer what limits it; what is left is per request and outside the page code: Flask-Login's user "
         "lookup (an ORM query joining the server-side login row; the statement is built once), the session "
         "cookie's signature checked on every request (it is re-issued only when the session changes), the "
-        "rate limiter's request hooks (about 0.5 ms, even on routes without a limit) and the access check's "
-        "ORM query. " + cpu_sentence(CPU_MS),
+        "access check's ORM query, and Flask's and Werkzeug's own work per request (contexts, routing, "
+        "headers), spread thin over many functions: no single one stands out in a profile. (The rate "
+        "limiter no longer checks routes without a limit, and SQLite connections are kept in a pool of 32, "
+        "so a burst no longer opens connections.) " + cpu_sentence(CPU_MS),
         "",
         "The page cache (app/rendering.py): every step page, htmx fragment and live region is kept rendered, "
         "per process (LRU, `PAGE_CACHE_MB`, default 32; 0 turns it off), keyed by the review's live revision "
