@@ -66,7 +66,7 @@ def wait_for(upload_id: int) -> BenchmarkUpload:
 
 def test_large_upload_is_parsed_in_the_background_with_progress(app, world, socket_client,
                                                                  monkeypatch):
-    monkeypatch.setattr(benchmarks, "PROGRESS_INTERVAL_S", 0.0)  # every step, for the test
+    monkeypatch.setitem(app.config, "BENCHMARK_PROGRESS_INTERVAL_S", 0.0)  # every step, for the test
     seen: list[int] = []
     record = benchmarks.realtime.push_refresh
 
@@ -295,7 +295,7 @@ def test_a_worker_that_lost_its_lease_mid_parse_stops_and_writes_nothing(app, wo
     report finds its claim gone: A stops, and neither its progress nor a run is written."""
     job = accepted_upload(world, monkeypatch, expired=False)
     claim_a = job.claimed_by
-    monkeypatch.setattr(benchmarks, "PROGRESS_INTERVAL_S", 0.0)  # report every 256 KiB
+    monkeypatch.setitem(app.config, "BENCHMARK_PROGRESS_INTERVAL_S", 0.0)  # report every 256 KiB
     stalled, go_on = threading.Event(), threading.Event()
     real = benchmarks.parse_run
 
@@ -362,7 +362,7 @@ def test_a_database_error_while_saving_progress_is_not_blamed_on_the_file(app, w
     """The database refuses a progress report mid-parse: the worker stops without failing the
     upload or removing its files, and the parse is taken over once the lease runs out."""
     job = accepted_upload(world, monkeypatch, expired=False)
-    monkeypatch.setattr(benchmarks, "PROGRESS_INTERVAL_S", 0.0)
+    monkeypatch.setitem(app.config, "BENCHMARK_PROGRESS_INTERVAL_S", 0.0)
     real, calls = benchmarks._renew, []
 
     def flaky_renew(upload_id, claim, read):
