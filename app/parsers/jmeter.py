@@ -71,11 +71,10 @@ class _JtlAggregator:
 
     def is_sub_result(self, label: str, thread: str) -> bool:
         """CSV rows ``<parent>-<n>`` right after their parent (same thread) are sub-results."""
-        if label[-1:].isdigit():
-            match = SUB_RESULT.match(label)
-            if match and self.last_parent.get(thread) == match["parent"]:
-                self.sub_results += 1
-                return True
+        parent = _sub_result_parent(label)
+        if parent is not None and self.last_parent.get(thread) == parent:
+            self.sub_results += 1
+            return True
         self.last_parent[thread] = label
         return False
 
@@ -152,12 +151,11 @@ def parse_csv(sources: list[Source]) -> ParsedRun:
                     header_of=lambda fields: read_header(source, iter([fields]), CSV_REQUIRED, CSV_WHAT),
                     handle_rows=partial(_csv_rows, source, aggregator),
                     parent_of=_sub_result_parent, transaction=TRANSACTION_MESSAGE)
-        except jtl_fast.Restart:
-            pass
-        else:
-            if not seen:
-                raise no_rows(source, CSV_WHAT)
-            return aggregator.build("jmeter-csv", source)
+        except jtl_fast.Restart:  # the block reader gave up: the row reader reads it all again
+            return _parse_csv_rows(source)
+        if not seen:
+            raise no_rows(source, CSV_WHAT)
+        return aggregator.build("jmeter-csv", source)
     return _parse_csv_rows(source)
 
 
@@ -201,8 +199,8 @@ def _csv_rows(source: Source, aggregator: _JtlAggregator, header: list[str],
 
 
 def _sub_result_parent(label: str) -> str | None:
-    """The parent label a ``<parent>-<n>`` label names (as :meth:`_JtlAggregator.is_sub_result`
-    reads it), or None."""
+    """The parent label a ``<parent>-<n>`` label names, or None (the check for a digit first
+    keeps the regular expression off almost every label)."""
     if label[-1:].isdigit():
         match = SUB_RESULT.match(label)
         if match:
@@ -262,11 +260,10 @@ def _csv_batch(aggregator: _JtlAggregator, rows: list[list[str]], columns: dict[
     last_parent = dict(aggregator.last_parent)
     top, sub_results = [], 0
     for i, label, thread in zip(range(len(rows)), labels, threads, strict=False):
-        if label[-1:].isdigit():
-            match = SUB_RESULT.match(label)
-            if match and last_parent.get(thread) == match["parent"]:
-                sub_results += 1
-                continue
+        parent = _sub_result_parent(label)
+        if parent is not None and last_parent.get(thread) == parent:
+            sub_results += 1
+            continue
         last_parent[thread] = label
         top.append(i)
     acc = aggregator.acc

@@ -38,17 +38,18 @@ import csv
 import math
 from collections import deque
 from collections.abc import Callable, Iterator
+from itertools import chain
 from typing import Any
 
 import numpy as np
 
 from app.parsers.histogram import ZERO_THRESHOLD, LogHistogram
 from app.parsers.samples import RELATIVE_ERROR, SERIES_RELATIVE_ERROR
-from app.parsers.streams import _CHUNK, _TEXT_CHUNK, _split_lines
+from app.parsers.streams import CHUNK, TEXT_CHUNK, split_lines
 
 ENABLED = True  # tests switch it off to compare with the row reader
 BLOCK_BYTES = 128 * 1024  # small enough for the cache and for tracemalloc's bound (tests)
-LOOKAHEAD_BYTES = 4 * _TEXT_CHUNK + 2 * _CHUNK
+LOOKAHEAD_BYTES = 4 * TEXT_CHUNK + 2 * CHUNK
 MIN_PLAIN_BYTES = 16 * 1024  # a shorter run of plain lines between quoted ones: row reader
 MAX_CARRY_BYTES = 8 << 20  # a quoted record running on longer than this: read row by row
 MAX_DIGITS = 15  # integers below 10**15 are exact as floats, as float(text) gives them
@@ -92,7 +93,7 @@ def read(source: Any, aggregator: Any, *, header_of: Callable[[list[str]], list[
     number, seen, carry = 2, False, []
     pending: Iterator[bytes] = iter([first[end + 1:]] if end >= 0 else [])
     del first
-    for block in _chain(pending, blocks):
+    for block in chain(pending, blocks):
         for piece in _pieces(block):
             if not carry:
                 taken = fast.take(piece)
@@ -142,15 +143,10 @@ def _lines(text: str) -> list[str]:
     """The lines of ``text`` with their ends, split as Source.line_batches splits them (the
     last line of the file may have no end)."""
     cut = max(text.rfind("\n"), text.rfind("\r")) + 1
-    lines = _split_lines(text[:cut], True) if cut else []
+    lines = split_lines(text[:cut], True) if cut else []
     if cut < len(text):
         lines.append(text[cut:])
     return lines
-
-
-def _chain(*iterators: Iterator[bytes]) -> Iterator[bytes]:
-    for iterator in iterators:
-        yield from iterator
 
 
 def _raw_blocks(stream: Any) -> Iterator[bytes]:

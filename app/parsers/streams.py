@@ -38,8 +38,8 @@ MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 # bounds the memory of parsing one far below what the document cap alone would allow.
 MAX_JSON_CONTAINERS = 500_000
 MAX_JSON_VALUES = 4_000_000
-_CHUNK = 64 * 1024
-_TEXT_CHUNK = 64 * 1024  # characters decoded and split into lines at a time
+CHUNK = 64 * 1024
+TEXT_CHUNK = 64 * 1024  # characters decoded and split into lines at a time
 
 
 class ReadContext:
@@ -194,7 +194,7 @@ class Source:
         raw: BinaryIO = _CountingReader(self._stream, self._raw.opener())  # type: ignore[assignment]
         if self.gzipped:
             raw = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
-        return io.BufferedReader(_CountingReader(raw, self._content.opener()), buffer_size=_CHUNK)
+        return io.BufferedReader(_CountingReader(raw, self._content.opener()), buffer_size=CHUNK)
 
     def open_text(self) -> io.TextIOWrapper:
         """UTF-8 text (BOM accepted, strict), line endings kept as written."""
@@ -248,7 +248,7 @@ class Source:
         text = self.open_text()
         number, carry = 1, ""
         while True:
-            chunk = text.read(_TEXT_CHUNK)
+            chunk = text.read(TEXT_CHUNK)
             if not chunk:
                 break
             if chunk[-1] == "\r":  # keep a \r\n that straddles two chunks together
@@ -260,7 +260,7 @@ class Source:
                     yield number, body  # no line in it can be too long
                     number += body.count("\n")
                 else:
-                    batch = _split_lines(body, keep_ends)
+                    batch = split_lines(body, keep_ends)
                     if len(body) > MAX_LINE_CHARS:  # else no line in it can be too long
                         bad = _first_too_long(body)
                         if bad is not None:  # the lines before it first, as one by one
@@ -299,7 +299,7 @@ class Source:
         size = 0
         with translate_errors(self.name):
             stream = self.open_binary()
-            while size <= limit and (chunk := stream.read(16 * _CHUNK)):
+            while size <= limit and (chunk := stream.read(16 * CHUNK)):
                 chunks.append(chunk)
                 size += len(chunk)
         if size > limit:
@@ -333,7 +333,7 @@ class Source:
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)")
 
 
-def _split_lines(body: str, keep_ends: bool) -> list[str]:
+def split_lines(body: str, keep_ends: bool) -> list[str]:
     """Complete lines of ``body`` (which ends with a line end), split where readline splits:
     at \\n, \\r\\n and \\r. str.splitlines also splits at a few other characters (\\v, \\f,
     \\x1c-\\x1e, \\x85, \\u2028, \\u2029); when it found more lines than those three line
@@ -348,7 +348,7 @@ def _split_lines(body: str, keep_ends: bool) -> list[str]:
 def _first_too_long(body: str) -> int | None:
     """Index of the first line longer than MAX_LINE_CHARS counting its line end (as
     ``readline(MAX_LINE_CHARS + 1)`` sees it), or None."""
-    lines = _split_lines(body, True)
+    lines = split_lines(body, True)
     return next((i for i, line in enumerate(lines) if len(line) > MAX_LINE_CHARS), None)
 
 
