@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import abort, g, request
+from flask import abort, g, request, session
 from flask_login import current_user
 from sqlalchemy import and_, bindparam
 from sqlalchemy.orm import joinedload
@@ -30,8 +30,9 @@ from werkzeug.exceptions import HTTPException
 from app import socket_guard
 from app.errors import render_error
 from app.extensions import db, login_manager, socketio
-from app.models import Membership, Review, Role, Team
-from app.services import tokens
+from app.models import LoginSession, Membership, Review, Role, Team, User
+from app.rendering import PageViewer
+from app.services import accounts, notifications, tokens
 
 SCOPES = ("public", "login", "team", "review", "token")
 
@@ -103,6 +104,39 @@ def load_scope(rule: Rule, kwargs: dict, user) -> Membership | None:
         abort(403)
     kwargs[key] = obj
     return found
+
+
+# The page cache's check (see peek_viewer): the login, the review and the viewer's role in it in
+# one Core statement, with the unread count for whole pages. Built once.
+_users, _logins, _members, _reviews = (m.__table__ for m in (User, LoginSession, Membership, Review))
+_VIEWER = db.select(
+    _users.c.id, _users.c.name, _users.c.email, _members.c.role, _reviews.c.id, _reviews.c.revision,
+    _reviews.c.updated_at, _reviews.c.current_step,
+).select_from(_users).join(_logins, _logins.c.user_id == _users.c.id).join(
+    _members, _members.c.user_id == _users.c.id).join(
+    _reviews, and_(_reviews.c.team_id == _members.c.team_id, _reviews.c.id == bindparam("review_id"))).where(
+    *accounts.LOGIN_IS_OPEN)
+_VIEWER_WITH_UNREAD = _VIEWER.add_columns(notifications.unread_of(_users.c.id).scalar_subquery())
+
+
+def peek_viewer(rule: Rule, review_id, *, unread: bool) -> PageViewer | None:
+    """The same check as ``@access`` plus Flask-Login's for a review page, answered from one
+    statement without the ORM: the viewer and the review's state as the page cache's key needs
+    them (app/rendering.py, ``cached_page``), if the session's login is open (as
+    ``accounts.load_user`` requires) and its user is a member of the review's team with at least
+    ``rule``'s role. None otherwise, and whenever the view itself must answer (no login, Flask-
+    Login's session protection refusing the session, no such review, a role below the rule):
+    the view's own checks then give the login page, 404 or 403."""
+    if rule.scope != "review" or not isinstance(review_id, int) or not 0 < review_id < 2**63:
+        return None
+    params = accounts.login_parameters(session.get("_user_id"), session.get("login_key"))
+    if params is None or login_manager._session_protection_failed():
+        return None
+    statement = _VIEWER_WITH_UNREAD if unread else _VIEWER
+    row = db.session.connection().execute(statement, {**params, "review_id": review_id}).first()
+    if row is None or not rule.allows(Role(row[3])):
+        return None
+    return PageViewer(*row[:8], unread=row[8] if unread else None)
 
 
 def bearer_token() -> str | None:

@@ -8,7 +8,9 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import wraps
 
 from flask import Response, current_app, g, make_response, render_template, request
 from jinja2_fragments.flask import render_block
@@ -123,17 +125,32 @@ def page_cache() -> PageCache | None:
     return found
 
 
-def page_key(review, viewer, role, *parts) -> str:
-    """Everything a workspace page, fragment or region depends on besides the review's data
-    (which moves the revision or the stamp): the URL with its query, the htmx mode, the viewer
-    (id, name, e-mail), their role, who is in the room, and ``parts`` from the caller."""
+@dataclass(frozen=True)
+class PageViewer:
+    """Who asks for a review's page and the review's state: with the URL, the htmx mode and who
+    is in the room, everything a workspace page depends on (read in one statement by
+    ``access.peek_viewer``). ``stamp`` and ``revision`` move with every write to the review's
+    data, its team's, its members' and their users' (see the review stamp below)."""
+
+    user_id: int
+    name: str
+    email: str
+    role: str
+    review_id: int
+    revision: int
+    stamp: datetime | None
+    current_step: str
+    unread: int | None = None  # whole pages show it in the header; None for fragments
+
+
+def page_key(viewer: PageViewer) -> str:
+    """The page cache's key of this request's page for ``viewer``: the view (endpoint), the URL
+    with its query, the htmx mode, the viewer and the review's state, who is in the room."""
     from app import realtime
 
-    stamp = review.updated_at.isoformat() if review.updated_at else ""
-    present = tuple(sorted(realtime.presence_store().user_ids(review.id) or ()))
-    raw = repr((PAGE_CACHE_VERSION, request.host_url, request.full_path, wants_fragment(),
-                review.id, review.revision, stamp, viewer.id, viewer.name, viewer.email,
-                str(role), present, parts))
+    present = tuple(sorted(realtime.presence_store().user_ids(viewer.review_id) or ()))
+    raw = repr((PAGE_CACHE_VERSION, request.endpoint, request.scheme, request.host, request.path,
+                request.query_string, wants_fragment(), viewer, present))
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -149,41 +166,122 @@ def cacheable_request() -> bool:
     return request.method == "GET" and "_flashes" not in session
 
 
-def serve_cached(key: str, produce: Callable[[], tuple[str, bool]]) -> Response:
-    """The page for ``key`` from the cache, or ``produce()`` -> (html, volatile) rendered now
-    (and kept unless volatile). A GET whose If-None-Match names this key and this session's
-    CSRF secret gets 304 (the browser's copy carries a token of the same session). A request
-    that is not cacheable (not a GET, or a flash message waiting) is always rendered afresh."""
-    from flask_wtf.csrf import generate_csrf
+_PAGE = "tradeoff_page"  # g: (key, viewer) of a page the view is to render and keep
 
-    cache = page_cache() if cacheable_request() else None
-    if cache is None:
+
+def cached_page(view):
+    """Serve a GET of a review's workspace page, fragment or live region from the page cache,
+    before the view (under this decorator's ``@access``) loads anything: one statement checks
+    the login and the viewer's role exactly as the view's own checks do (``peek_viewer``) and
+    gives the key. On a miss the view runs as usual and ``serve_cached`` keeps what it renders
+    under that key. The view's output must depend only on what the key holds (``page_key``);
+    whatever depends on the clock is marked volatile and never kept."""
+    from app.access import peek_viewer
+
+    rule = view.access_rule
+
+    @wraps(view)
+    def wrapper(**kwargs):
+        cache = page_cache() if cacheable_request() else None
+        if cache is not None:
+            viewer = peek_viewer(rule, kwargs.get("review_id"), unread=not wants_fragment())
+            if viewer is not None:
+                key = page_key(viewer)
+                body = cache.get(key)
+                if body is not None:
+                    return _cached_response(key, body)
+                setattr(g, _PAGE, (key, viewer))
+        return view(**kwargs)
+
+    return wrapper
+
+
+def page_viewer() -> PageViewer | None:
+    """The viewer ``cached_page`` found for this request's page, if the page is to be kept."""
+    found = g.get(_PAGE)
+    return found[1] if found else None
+
+
+def serve_cached(produce: Callable[[], tuple[str, bool]]) -> Response:
+    """The response of ``produce()`` -> (html, volatile), rendered now and, unless volatile, kept
+    under the key ``cached_page`` worked out for it. Without one (the page cache off, a request
+    that is not cacheable: not a GET, or a flash message waiting), it is only rendered."""
+    found = g.pop(_PAGE, None)
+    cache = page_cache()
+    if found is None or cache is None:
         body, _volatile = produce()
         return _html_response(body)
-    body = cache.get(key)
-    volatile = False
-    if body is None:
-        field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-        saved = g.pop(field, None)
-        setattr(g, field, _CSRF_PLACEHOLDER)
-        try:
-            body, volatile = produce()
-        finally:
-            g.pop(field, None)
-            if saved is not None:
-                setattr(g, field, saved)
-        if not volatile:
-            cache.put(key, body)
-    token = generate_csrf()
-    response = _html_response(body.replace(_CSRF_PLACEHOLDER, token))
-    if not volatile:
-        response.set_etag(hashlib.sha256(f"{key}:{_csrf_secret()}".encode()).hexdigest()[:32])
-        response.headers["Cache-Control"] = "private, no-cache"
-        response.vary.add("Cookie")
-        if request.if_none_match and request.if_none_match.contains(response.get_etag()[0]):
-            response.status_code = 304
-            response.set_data(b"")
+    key = found[0]
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    saved = g.pop(field, None)
+    setattr(g, field, _CSRF_PLACEHOLDER)
+    try:
+        body, volatile = produce()
+    finally:
+        g.pop(field, None)
+        if saved is not None:
+            setattr(g, field, saved)
+    if volatile:
+        return _html_response(body.replace(_CSRF_PLACEHOLDER, csrf_token()))
+    cache.put(key, body)
+    return _cached_response(key, body)
+
+
+def _cached_response(key: str, body: str) -> Response:
+    """A kept page with this request's CSRF token, an ETag of the key and this session's CSRF
+    secret (the browser's copy carries a token of the same session), and 304 for a GET whose
+    If-None-Match names it."""
+    response = _html_response(body.replace(_CSRF_PLACEHOLDER, csrf_token()))
+    response.set_etag(hashlib.sha256(f"{key}:{_csrf_secret()}".encode()).hexdigest()[:32])
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.vary.add("Cookie")
+    if request.if_none_match and request.if_none_match.contains(response.get_etag()[0]):
+        response.status_code = 304
+        response.set_data(b"")
     return response
+
+
+_SIGNED_TOKENS = "tradeoff.signed_csrf_tokens"
+
+
+def csrf_token() -> str:
+    """This session's signed CSRF token, as Flask-WTF's ``generate_csrf`` makes it. Signing costs
+    as much as serving a kept page, so while tokens never expire by age (WTF_CSRF_TIME_LIMIT is
+    None: a token is valid as long as its session) the signed form of a session's secret is kept
+    per process and handed out again; a token is only ever one of its own session."""
+    from flask import session
+    from flask_wtf.csrf import generate_csrf
+
+    config = current_app.config
+    field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    secret = session.get(field)
+    if config.get("WTF_CSRF_TIME_LIMIT", 3600) is not None or not secret or field in g:
+        return generate_csrf()
+    signed = current_app.extensions.setdefault(_SIGNED_TOKENS, _BoundedDict(4096))
+    key = (config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key, secret)
+    token = signed.get(key)
+    if token is None:
+        token = signed[key] = generate_csrf()
+    else:
+        setattr(g, field, token)
+    return token
+
+
+class _BoundedDict(OrderedDict):
+    """A dict that forgets its oldest entries beyond ``limit`` (no locking needed: a lost
+    entry is only made again)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        while len(self) > self.limit:
+            try:
+                self.popitem(last=False)
+            except KeyError:
+                break
 
 
 def _html_response(body: str, status: int = 200) -> Response:

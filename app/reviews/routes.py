@@ -7,10 +7,18 @@ from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
 from app import realtime
-from app.access import access, current_role
+from app.access import access
 from app.forms import EmptyForm, attempt, form_status
 from app.models import Step
-from app.rendering import page_key, redirect_to, render, render_body, serve_cached, wants_fragment
+from app.rendering import (
+    cached_page,
+    page_viewer,
+    redirect_to,
+    render,
+    render_body,
+    serve_cached,
+    wants_fragment,
+)
 from app.reviews import bp, steps
 from app.reviews.forms import CandidateForm, DetailsForm, ReviewForm, StepForm
 from app.services import reviews
@@ -56,27 +64,29 @@ def render_workspace(review, step: Step, *, block: str | None = "step_section", 
 def cached_workspace(review, step: Step, *, block: str = "step_section"):
     """A GET of the workspace (whole page, step fragment or whole workspace block) through the
     page cache (app/rendering.py): the same HTML as render_workspace, rendered once per key."""
-    unread = None
-    if not wants_fragment():  # the whole page shows the viewer's unread count in the header
+    viewer = page_viewer()
+    unread = viewer.unread if viewer else None  # the count in the page's key
+    if unread is None and not wants_fragment():  # the whole page shows it in the header
         from app.services import notifications
         unread = notifications.unread_count(current_user)
-    key = page_key(review, current_user, current_role(), "workspace", step.value, block, unread)
 
     def produce():
         context = workspace_context(review, step)
         body = render_body(WORKSPACE, block, **context, unread_notifications=lambda: unread)
         return body, steps.is_volatile(context)
 
-    return serve_cached(key, produce)
+    return serve_cached(produce)
 
 
 @bp.get("/reviews/<int:review_id>")
+@cached_page
 @access("review:observer")
 def workspace(review):
     return cached_workspace(review, review.step)
 
 
 @bp.get("/reviews/<int:review_id>/steps/<step>")
+@cached_page
 @access("review:observer")
 def show_step(review, step: str):
     try:
@@ -87,6 +97,7 @@ def show_step(review, step: str):
 
 
 @bp.get("/reviews/<int:review_id>/live")
+@cached_page
 @access("review:observer")
 def live(review):
     """The whole workspace for this viewer, showing ``?step=`` (default: the workshop's step):
@@ -145,10 +156,11 @@ def workspace_region(review, region: str, block: str):
     def produce():
         return render_block(WORKSPACE, block, review=review, details_form=DetailsForm(obj=review)), False
 
-    return serve_cached(page_key(review, current_user, current_role(), "region", region), produce)
+    return serve_cached(produce)
 
 
 @bp.get("/reviews/<int:review_id>/regions/<region>")
+@cached_page
 @access("review:observer")
 def region(review, region: str):
     """One live region for this viewer (what a client re-fetches after a ``refresh`` push);
@@ -167,4 +179,4 @@ def region(review, region: str):
         context = steps.context_for(review, step, current_user)
         return render_block(template, block, review=review, step=step, **context), steps.is_volatile(context)
 
-    return serve_cached(page_key(review, current_user, current_role(), "region", region), produce)
+    return serve_cached(produce)

@@ -114,16 +114,26 @@ def end_login(login_key: str | None) -> None:
         db.session.commit()
 
 
+# What makes a login cookie valid: its user's session token, and its login key's row, not older
+# than the login lifetime. Bound by ``login_parameters``; also part of the page cache's one
+# statement (app/access.py, ``peek_viewer``).
+LOGIN_IS_OPEN = (User.session_token == bindparam("token"), LoginSession.key_hash == bindparam("key"),
+                 LoginSession.created_at >= bindparam("since"))
+
 # Built once (this runs on every request): working out a new statement's cache key costs more
 # than running it.
-_USER_BY_LOGIN = db.select(User).join(LoginSession, LoginSession.user_id == User.id).where(
-    User.session_token == bindparam("token"), LoginSession.key_hash == bindparam("key"),
-    LoginSession.created_at >= bindparam("since"))
+_USER_BY_LOGIN = db.select(User).join(LoginSession, LoginSession.user_id == User.id).where(*LOGIN_IS_OPEN)
+
+
+def login_parameters(session_token: str | None, login_key: str | None) -> dict | None:
+    """The parameters of ``LOGIN_IS_OPEN`` for a cookie's session token and login key; None
+    when the cookie lacks either (no login)."""
+    if not session_token or not login_key:
+        return None
+    return {"token": session_token, "key": login_key_hash(login_key), "since": utcnow() - _login_lifetime()}
 
 
 def load_user(session_token: str, login_key: str | None) -> User | None:
     """The user a session cookie names, if that login is still open on the server."""
-    if not session_token or not login_key:
-        return None
-    return db.session.scalar(_USER_BY_LOGIN, {"token": session_token, "key": login_key_hash(login_key),
-                                              "since": utcnow() - _login_lifetime()})
+    params = login_parameters(session_token, login_key)
+    return db.session.scalar(_USER_BY_LOGIN, params) if params else None

@@ -150,8 +150,13 @@ def notifications_for(user: User, limit: int = MAX_LIST) -> list[Notification]:
         .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)))
 
 
-_UNREAD = db.select(db.func.count()).select_from(Notification).where(
-    Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None))  # built once
+def unread_of(user_id):
+    """The statement counting the unread notifications of ``user_id`` (a value or a column)."""
+    return db.select(db.func.count()).select_from(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None))
+
+
+_UNREAD = unread_of(bindparam("user_id"))  # built once
 
 
 def unread_count(user: User) -> int:
