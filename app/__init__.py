@@ -31,6 +31,7 @@ from app.config import Config, instance_secret_key
 from app.extensions import csrf, db, htmx, limiter, login_manager, migrate, socketio
 from app.models import ROLES, STEPS
 from app.services import presence, scheduler
+from app.sessions import CookieSessions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,6 +45,7 @@ def create_app(config: Config | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     configure(app, config or Config())
+    app.session_interface = CookieSessions()  # a cookie verified once per process (app/sessions.py)
     register_extensions(app)
     register_blueprints(app)
     _skip_idle_limit_check(app)

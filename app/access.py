@@ -25,6 +25,7 @@ from flask import abort, g, request, session
 from flask_login import current_user
 from sqlalchemy import and_, bindparam
 from sqlalchemy.orm import joinedload
+from sqlalchemy.pool import StaticPool
 from werkzeug.exceptions import HTTPException
 
 from app import socket_guard
@@ -132,8 +133,13 @@ def peek_viewer(rule: Rule, review_id, *, unread: bool) -> PageViewer | None:
     params = accounts.login_parameters(session.get("_user_id"), session.get("login_key"))
     if params is None or login_manager._session_protection_failed():
         return None
-    statement = _VIEWER_WITH_UNREAD if unread else _VIEWER
-    row = db.session.connection().execute(statement, {**params, "review_id": review_id}).first()
+    statement, values = (_VIEWER_WITH_UNREAD if unread else _VIEWER), {**params, "review_id": review_id}
+    engine = db.engine
+    if isinstance(engine.pool, StaticPool):  # an in-memory database: one connection, the session's
+        row = db.session.connection().execute(statement, values).first()
+    else:  # a connection of its own: no ORM session to begin and end for a page served from cache
+        with engine.connect() as connection:
+            row = connection.execute(statement, values).first()
     if row is None or not rule.allows(Role(row[3])):
         return None
     return PageViewer(*row[:8], unread=row[8] if unread else None)

@@ -70,18 +70,19 @@ def redirect_to(url: str) -> Response:
 
 PAGE_CACHE_VERSION = "1"  # bump when templates change meaning without a process restart
 _CSRF_PLACEHOLDER = "csrfph" + secrets.token_hex(16)
+_CSRF_PLACEHOLDER_BYTES = _CSRF_PLACEHOLDER.encode()
 
 
 class PageCache:
-    """A thread-safe LRU of rendered HTML bounded by the total number of characters."""
+    """A thread-safe LRU of rendered HTML (UTF-8, encoded once) bounded by its total size."""
 
-    def __init__(self, max_chars: int) -> None:
-        self.max_chars, self.size = max_chars, 0
-        self._items: OrderedDict[str, str] = OrderedDict()
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes, self.size = max_bytes, 0
+        self._items: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, key: str) -> str | None:
+    def get(self, key: str) -> bytes | None:
         with self._lock:
             body = self._items.get(key)
             if body is None:
@@ -91,8 +92,8 @@ class PageCache:
             self.hits += 1
             return body
 
-    def put(self, key: str, body: str) -> None:
-        if len(body) > self.max_chars // 4:
+    def put(self, key: str, body: bytes) -> None:
+        if len(body) > self.max_bytes // 4:
             return
         with self._lock:
             old = self._items.pop(key, None)
@@ -100,7 +101,7 @@ class PageCache:
                 self.size -= len(old)
             self._items[key] = body
             self.size += len(body)
-            while self.size > self.max_chars:
+            while self.size > self.max_bytes:
                 _, dropped = self._items.popitem(last=False)
                 self.size -= len(dropped)
 
@@ -223,22 +224,21 @@ def serve_cached(produce: Callable[[], tuple[str, bool]]) -> Response:
             setattr(g, field, saved)
     if volatile:
         return _html_response(body.replace(_CSRF_PLACEHOLDER, csrf_token()))
-    cache.put(key, body)
-    return _cached_response(key, body)
+    encoded = body.encode()
+    cache.put(key, encoded)
+    return _cached_response(key, encoded)
 
 
-def _cached_response(key: str, body: str) -> Response:
+def _cached_response(key: str, body: bytes) -> Response:
     """A kept page with this request's CSRF token, an ETag of the key and this session's CSRF
     secret (the browser's copy carries a token of the same session), and 304 for a GET whose
     If-None-Match names it."""
-    response = _html_response(body.replace(_CSRF_PLACEHOLDER, csrf_token()))
-    response.set_etag(hashlib.sha256(f"{key}:{_csrf_secret()}".encode()).hexdigest()[:32])
-    response.headers["Cache-Control"] = "private, no-cache"
-    response.vary.add("Cookie")
-    if request.if_none_match and request.if_none_match.contains(response.get_etag()[0]):
-        response.status_code = 304
-        response.set_data(b"")
-    return response
+    etag = hashlib.sha256(f"{key}:{_csrf_secret()}".encode()).hexdigest()[:32]
+    headers = [("Vary", "HX-Request, Cookie"), ("Cache-Control", "private, no-cache"), ("ETag", f'"{etag}"')]
+    if request.if_none_match.contains(etag):
+        return current_app.response_class(b"", 304, headers, mimetype="text/html")
+    body = body.replace(_CSRF_PLACEHOLDER_BYTES, csrf_token().encode())
+    return current_app.response_class(body, 200, headers, mimetype="text/html")
 
 
 _SIGNED_TOKENS = "tradeoff.signed_csrf_tokens"
@@ -284,7 +284,7 @@ class _BoundedDict(OrderedDict):
                 break
 
 
-def _html_response(body: str, status: int = 200) -> Response:
+def _html_response(body: str | bytes, status: int = 200) -> Response:
     response = make_response(body, status)
     response.vary.add("HX-Request")
     return response
