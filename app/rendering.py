@@ -64,9 +64,11 @@ def redirect_to(url: str) -> Response:
 # every write to the review's data moves in the same transaction (``_after_flush`` below, a
 # session hook: ORM flushes and Core UPDATE/DELETE alike), the viewer, their role, the URL and
 # the htmx mode. Both live in the database, so a write in another process is seen by the next
-# request here. Content that depends on the clock (a running countdown, a deadline, a parse in
-# progress) is never kept. The CSRF token is not part of the kept HTML: it is rendered as a
-# per-process placeholder and replaced with the request's own token on the way out.
+# request here. A hit is answered before the view runs (``cached_page``): one statement checks the
+# login and the role as the view would and reads the key's values. Content that depends on the
+# clock (a running countdown, a deadline, a parse in progress) is never kept. The CSRF token is not
+# part of the kept HTML: it is rendered as a per-process placeholder and replaced with the
+# request's own token on the way out.
 
 PAGE_CACHE_VERSION = "1"  # bump when templates change meaning without a process restart
 _CSRF_PLACEHOLDER = "csrfph" + secrets.token_hex(16)

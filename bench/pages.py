@@ -360,10 +360,11 @@ def cpu_sentence(found: dict[str, float]) -> str:
         return ""
     cached = [v for k, v in found.items() if k.endswith("cached")]
     rendered = [v for k, v in found.items() if k.endswith("rendered")]
-    return (f"CPU per request in-process (test client, same run; like the statement counts, without the "
-            f"login lookup, which this client does once): bare hello {found['bare hello']:.1f} ms, "
-            f"the app's /healthz {found['healthz']:.1f} ms, a step page from the page cache "
-            f"{min(cached):.1f}–{max(cached):.1f} ms, rendered {min(rendered):.1f}–{max(rendered):.1f} ms.")
+    return (f"CPU per request in-process (test client, same run): bare hello {found['bare hello']:.2f} ms, "
+            f"the app's /healthz {found['healthz']:.2f} ms, a step page from the page cache "
+            f"{min(cached):.2f}–{max(cached):.2f} ms (every check included), rendered "
+            f"{min(rendered):.1f}–{max(rendered):.1f} ms (like the statement counts, without Flask-Login's "
+            "user lookup, which this client does once).")
 
 
 def summary_lines(small: list[Measured], doubled: list[Measured], rows: list[tuple[str, dict]]) -> list[str]:
@@ -390,18 +391,15 @@ def summary_lines(small: list[Measured], doubled: list[Measured], rows: list[tup
         f"**{'met' if met else 'not met'}**: step pages served from the page cache {lo:.0f}–{hi:.0f}/s "
         f"({rlo:.2f}–{rhi:.2f}×), rendered {clo:.0f}–{chi:.0f}/s ({crlo:.2f}–{crhi:.2f}×).",
         "",
-        "What bounds it: the floor of any logged-in review page in this app, measured in the same run — "
-        f"a 336-byte live region served from the page cache (the login lookup, the review and the viewer's "
-        f"role, the cache) — is {floor['rps']:.0f}/s ({floor['rps'] / bare:.2f}×), and the app's `/healthz` "
+        "What a page served from the page cache costs: one statement (`access.peek_viewer`: the login, the "
+        "review, the viewer's role and, on whole pages, the unread count, read in one Core query on a pooled "
+        "connection; no ORM object is built), the cache lookup, and the request's CSRF token (its signed form "
+        "kept per session secret); the session cookie is verified once per process (app/sessions.py). The "
+        "floor of any logged-in review page, measured in the same run — a 336-byte live region served from "
+        f"the page cache — is {floor['rps']:.0f}/s ({floor['rps'] / bare:.2f}×), and the app's `/healthz` "
         f"(the stack with its extensions and one `SELECT 1`, no login) {health['rps']:.0f}/s "
-        f"({health['rps'] / bare:.2f}×). A cached step page costs about what that floor costs, so rendering is "
-        "no longer what limits it; what is left is per request and outside the page code: Flask-Login's user "
-        "lookup (an ORM query joining the server-side login row; the statement is built once), the session "
-        "cookie's signature checked on every request (it is re-issued only when the session changes), the "
-        "access check's ORM query, and Flask's and Werkzeug's own work per request (contexts, routing, "
-        "headers), spread thin over many functions: no single one stands out in a profile. (The rate "
-        "limiter no longer checks routes without a limit, and SQLite connections are kept in a pool of 32, "
-        "so a burst no longer opens connections.) " + cpu_sentence(CPU_MS),
+        f"({health['rps'] / bare:.2f}×): a cached step page costs about what that floor costs, whatever its "
+        "size. " + cpu_sentence(CPU_MS),
         "",
         "The page cache (app/rendering.py): every step page, htmx fragment and live region is kept rendered, "
         "per process (LRU, `PAGE_CACHE_MB`, default 32; 0 turns it off), keyed by the review's live revision "
@@ -409,7 +407,9 @@ def summary_lines(small: list[Measured], doubled: list[Measured], rows: list[tup
         "review's rows, its children's, its team's, its members' and their users' (ORM flushes and Core "
         "UPDATE/DELETE alike), so another process's write is seen at the next request — and by the viewer "
         "(id, name, e-mail, role), who is in the room, the URL and the htmx mode, and the unread count on "
-        "whole pages. Pages that depend on the clock (a running countdown or deadline, an upload being "
+        "whole pages. A hit is answered before the view runs (`@cached_page`), after the same login and role "
+        "checks as the view's (tests/test_page_cache_hits.py: never for an ended, replaced or expired login, a "
+        "removed member or an outsider). Pages that depend on the clock (a running countdown or deadline, an upload being "
         "parsed) are never kept; pages with a flash message are neither read nor kept. The CSRF token is "
         "a placeholder in the kept HTML, replaced with the request's own. Responses carry an ETag (key + the "
         "session's CSRF secret) with `Cache-Control: private, no-cache`, so a browser's repeated fetch of an "
@@ -435,7 +435,8 @@ def section() -> list[str]:
              "Viewed by a voting member.", "",
              "**SQL statements per request** (in-process test client, SQLAlchemy `before_cursor_execute`, after "
              "one warm-up request; the client keeps one app context, so Flask-Login's user lookup is not among "
-             "them: one more per request under a server): rendered (the page cache off) and served from the "
+             "the rendered ones: one more per request under a server; a page served from the page cache is "
+             "the same one statement under a server): rendered (the page cache off) and served from the "
              "page cache, and the "
              "response size. Regions and fragments are what htmx and the live refresh fetch; the full page is "
              "the step's whole workspace.", "",
