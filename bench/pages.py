@@ -386,7 +386,7 @@ def summary_lines(small: list[Measured], doubled: list[Measured], rows: list[tup
     return [
         f"**Targets:** statements per request ≤ {MAX_STATEMENTS} and unchanged when the world doubles — "
         f"**{'met' if counts_ok else 'not met'}** on every page, fragment and region (at most {worst} "
-        f"rendered; {cached[0]}–{cached[-1]} when served from the page cache). "
+        f"rendered; {'–'.join(map(str, sorted({cached[0], cached[-1]})))} when served from the page cache). "
         f"Requests/s ≥ {TARGET_RATIO} × the bare hello route ({bare:.0f}/s) — "
         f"**{'met' if met else 'not met'}**: step pages served from the page cache {lo:.0f}–{hi:.0f}/s "
         f"({rlo:.2f}–{rhi:.2f}×), rendered {clo:.0f}–{chi:.0f}/s ({crlo:.2f}–{crhi:.2f}×).",
