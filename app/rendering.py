@@ -18,6 +18,8 @@ from sqlalchemy import event, or_, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.orm.util import identity_key
 
+from app.sessions import csrf_token
+
 
 def wants_fragment() -> bool:
     """An htmx request that is not a boosted navigation or a history restore."""
@@ -241,49 +243,6 @@ def _cached_response(key: str, body: bytes) -> Response:
         return current_app.response_class(b"", 304, headers, mimetype="text/html")
     body = body.replace(_CSRF_PLACEHOLDER_BYTES, csrf_token().encode())
     return current_app.response_class(body, 200, headers, mimetype="text/html")
-
-
-_SIGNED_TOKENS = "tradeoff.signed_csrf_tokens"
-
-
-def csrf_token() -> str:
-    """This session's signed CSRF token, as Flask-WTF's ``generate_csrf`` makes it. Signing costs
-    as much as serving a kept page, so while tokens never expire by age (WTF_CSRF_TIME_LIMIT is
-    None: a token is valid as long as its session) the signed form of a session's secret is kept
-    per process and handed out again; a token is only ever one of its own session."""
-    from flask import session
-    from flask_wtf.csrf import generate_csrf
-
-    config = current_app.config
-    field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-    secret = session.get(field)
-    if config.get("WTF_CSRF_TIME_LIMIT", 3600) is not None or not secret or field in g:
-        return generate_csrf()
-    signed = current_app.extensions.setdefault(_SIGNED_TOKENS, _BoundedDict(4096))
-    key = (config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key, secret)
-    token = signed.get(key)
-    if token is None:
-        token = signed[key] = generate_csrf()
-    else:
-        setattr(g, field, token)
-    return token
-
-
-class _BoundedDict(OrderedDict):
-    """A dict that forgets its oldest entries beyond ``limit`` (no locking needed: a lost
-    entry is only made again)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-
-    def __setitem__(self, key, value) -> None:
-        super().__setitem__(key, value)
-        while len(self) > self.limit:
-            try:
-                self.popitem(last=False)
-            except KeyError:
-                break
 
 
 def _html_response(body: str | bytes, status: int = 200) -> Response:

@@ -1,6 +1,5 @@
-"""Session cookies verified once per process (app/sessions.py) and the signed CSRF token kept
-per session secret (app/rendering.py, ``csrf_token``): the same answers as verifying and signing
-every time, never a wrong one."""
+"""Session cookies verified once per process and the signed CSRF token kept per session secret
+(app/sessions.py): the same answers as verifying and signing every time, never a wrong one."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ from flask import session
 from itsdangerous import URLSafeTimedSerializer
 
 from app import sessions
-from app.rendering import _SIGNED_TOKENS, csrf_token
+from app.sessions import SIGNED_TOKENS, csrf_token
 
 
 @pytest.fixture
@@ -74,7 +73,7 @@ def test_a_session_with_a_list_or_dict_is_never_kept(app, client, interface, mon
 
 
 def test_the_kept_verifications_are_bounded():
-    kept = sessions.VerifiedCookies(3)
+    kept = sessions.Kept(3)
     for n in range(10):
         kept.keep(n, n)
     assert list(kept) == [7, 8, 9]
@@ -106,9 +105,9 @@ def test_the_signed_csrf_token_is_kept_per_session_secret(app):
 
 def test_tokens_that_expire_by_age_are_signed_every_time(app):
     app.config["WTF_CSRF_TIME_LIMIT"] = 3600
-    app.extensions.pop(_SIGNED_TOKENS, None)
+    app.extensions.pop(SIGNED_TOKENS, None)
     with app.app_context(), app.test_request_context("/"):
         session["csrf_token"] = "secret-one"
         token = csrf_token()
     assert URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").loads(token, max_age=3600) == "secret-one"
-    assert not app.extensions.get(_SIGNED_TOKENS)
+    assert not app.extensions.get(SIGNED_TOKENS)
