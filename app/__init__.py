@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
+from werkzeug.routing import IntegerConverter
 
 from app import (
     api,
@@ -30,6 +31,7 @@ from app.access import can, current_role
 from app.config import Config, instance_secret_key
 from app.extensions import csrf, db, htmx, limiter, login_manager, migrate, socketio
 from app.models import ROLES, STEPS
+from app.models.base import MAX_ID
 from app.services import presence, scheduler
 from app.sessions import CookieSessions
 
@@ -142,7 +144,16 @@ def _skip_idle_limit_check(app: Flask) -> None:
     app.before_request_funcs[None] = [hook for hook in hooks if hook != limiter._check_request_limit]
 
 
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route is a row id: at most MAX_ID (PostgreSQL's INTEGER), so a
+    larger number is a 404 like any other id that names no row, not a database error."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False) -> None:  # noqa: A002
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
 def register_blueprints(app: Flask) -> None:
+    app.url_map.converters["int"] = IdConverter
     for module in (main, auth, teams, reviews, constraints, mapping, prototypes, benchmarks, api,
                    vote, archive):
         app.register_blueprint(module.bp)

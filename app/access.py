@@ -32,6 +32,7 @@ from app import socket_guard
 from app.errors import render_error
 from app.extensions import db, login_manager, socketio
 from app.models import LoginSession, Membership, Review, Role, Team, User
+from app.models.base import MAX_ID
 from app.rendering import PageViewer
 from app.services import accounts, notifications, tokens
 
@@ -78,7 +79,7 @@ def _load_review(review_id, user) -> tuple[Review | None, Membership | None]:
         review_id = int(review_id)
     except (TypeError, ValueError):
         return None, None
-    if not 0 < review_id < 2**63:  # no such row; and never an integer the database refuses
+    if not 0 < review_id <= MAX_ID:  # no such row; and never an integer the database refuses
         return None, None
     if user.is_authenticated:
         row = db.session.execute(_REVIEW_AND_MEMBERSHIP, {"review_id": review_id, "user_id": user.id}).first()
@@ -128,7 +129,7 @@ def peek_viewer(rule: Rule, review_id, *, unread: bool) -> PageViewer | None:
     ``rule``'s role. None otherwise, and whenever the view itself must answer (no login, Flask-
     Login's session protection refusing the session, no such review, a role below the rule):
     the view's own checks then give the login page, 404 or 403."""
-    if rule.scope != "review" or not isinstance(review_id, int) or not 0 < review_id < 2**63:
+    if rule.scope != "review" or not isinstance(review_id, int) or not 0 < review_id <= MAX_ID:
         return None
     params = accounts.login_parameters(session.get("_user_id"), session.get("login_key"))
     if params is None or login_manager._session_protection_failed():

@@ -237,11 +237,12 @@ def _cached_response(key: str, body: bytes) -> Response:
     """A kept page with this request's CSRF token, an ETag of the key and this session's CSRF
     secret (the browser's copy carries a token of the same session), and 304 for a GET whose
     If-None-Match names it."""
+    token = csrf_token()  # first: it makes the session's CSRF secret if there is none yet
     etag = hashlib.sha256(f"{key}:{_csrf_secret()}".encode()).hexdigest()[:32]
     headers = [("Vary", "HX-Request, Cookie"), ("Cache-Control", "private, no-cache"), ("ETag", f'"{etag}"')]
     if request.if_none_match.contains(etag):
         return current_app.response_class(b"", 304, headers, mimetype="text/html")
-    body = body.replace(_CSRF_PLACEHOLDER_BYTES, csrf_token().encode())
+    body = body.replace(_CSRF_PLACEHOLDER_BYTES, token.encode())
     return current_app.response_class(body, 200, headers, mimetype="text/html")
 
 

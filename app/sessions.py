@@ -52,24 +52,29 @@ class CookieSessions(SecureCookieSessionInterface):
         self.verified = Kept(limit)
         self._serializer: tuple[tuple, URLSafeTimedSerializer] | None = None
 
-    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+    def _signing(self, app: Flask) -> tuple[tuple, URLSafeTimedSerializer | None]:
+        """The keys a cookie may be signed with (fallbacks and the secret key) and their
+        serializer, built again when they change."""
         keys = (*(app.config.get("SECRET_KEY_FALLBACKS") or ()), app.secret_key)
-        if not app.secret_key:
-            return None
         built = self._serializer
         if built is None or built[0] != keys:
-            built = self._serializer = (keys, super().get_signing_serializer(app))
-        return built[1]
+            built = self._serializer = (keys, super().get_signing_serializer(app) if app.secret_key else None)
+        return built
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        return self._signing(app)[1]
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        serializer = self.get_signing_serializer(app)
+        keys, serializer = self._signing(app)
         if serializer is None:
             return None
         value = request.cookies.get(self.get_cookie_name(app))
         if not value:
             return self.session_class()
         max_age = int(app.permanent_session_lifetime.total_seconds())
-        key = (app.secret_key, value)
+        # Kept per key set: a cookie seen under a fallback key is verified again once that key
+        # is dropped (and refused, as Flask would).
+        key = (keys, value)
         found = self.verified.get(key)
         if found is not None:
             data, signed_at = found

@@ -111,3 +111,16 @@ def test_tokens_that_expire_by_age_are_signed_every_time(app):
         token = csrf_token()
     assert URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").loads(token, max_age=3600) == "secret-one"
     assert not app.extensions.get(SIGNED_TOKENS)
+
+
+def test_a_cookie_seen_under_a_dropped_fallback_key_is_refused(app, client, interface):
+    app.secret_key = "the old key"
+    with client.session_transaction() as sess:
+        sess["who"] = "ana"
+    app.secret_key = "the new key"
+    app.config["SECRET_KEY_FALLBACKS"] = ["the old key"]
+    with client.session_transaction() as sess:
+        assert sess["who"] == "ana"  # signed with a fallback key: valid, and kept
+    app.config["SECRET_KEY_FALLBACKS"] = []  # the old key leaked: dropped without a restart
+    with client.session_transaction() as sess:
+        assert "who" not in sess

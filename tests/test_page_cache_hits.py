@@ -1,8 +1,9 @@
 """A page-cache hit is answered before the view (app/rendering.py, ``cached_page``): one Core
 statement (``access.peek_viewer``) checks the login and the viewer's role. These tests prove
 that it never answers where the view itself would not: an ended, replaced or expired login, a
-removed member, an outsider, Flask-Login's strong session protection. Run on in-memory SQLite
-(the session's one connection) and on a database file (a pooled connection of its own)."""
+removed member, an outsider; ids beyond the database's integers. Run on in-memory SQLite (the
+session's one connection), on a database file and on PostgreSQL (a pooled connection of its
+own)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from app.config import normalise_database_url
 from app.extensions import db
 from app.models import LoginSession, Membership, NotificationKind, Step
 from app.models.base import utcnow
@@ -19,16 +21,27 @@ from app.rendering import page_cache
 from app.services import accounts, notifications, teams
 from tests import factories
 from tests.conftest import built_app
+from tests.services import fresh_postgres_database
 
 TOKEN = re.compile(r"I[jm][\w-]{20,}\.[\w-]+\.[\w-]+")
 
 
-@pytest.fixture(params=["memory", "file"])
+@pytest.fixture(params=["memory", "file", "postgres"])
 def app(request, tmp_path, monkeypatch):
-    overrides = {} if request.param == "memory" else {
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'pages.sqlite3'}"}
-    with built_app(tmp_path, monkeypatch, **overrides) as app:
-        yield app
+    drop = None
+    if request.param == "memory":
+        overrides = {}
+    elif request.param == "file":
+        overrides = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'pages.sqlite3'}"}
+    else:
+        url, drop = fresh_postgres_database()
+        overrides = {"SQLALCHEMY_DATABASE_URI": normalise_database_url(url)}
+    try:
+        with built_app(tmp_path, monkeypatch, **overrides) as app:
+            yield app
+    finally:
+        if drop:
+            drop()
 
 
 @pytest.fixture
@@ -166,3 +179,34 @@ def test_the_unread_count_of_a_whole_page_is_current(app, world, login_as):
     assert 'notif-count" aria-hidden="true">1<' in page
     fragment = c.get(path, headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and "notif-count" not in fragment.get_data(as_text=True)
+
+
+def test_a_page_from_a_session_without_a_csrf_secret_gets_the_etag_of_its_new_secret(app, world, login_as):
+    c = login_as(world.users["member"])
+    bodies = warm(c, world.review.id)
+    path = next(iter(bodies))
+    with c.session_transaction() as sess:
+        sess.pop("csrf_token", None)
+    first = c.get(path)  # served from the cache; makes the session's CSRF secret
+    assert first.status_code == 200
+    again = c.get(path, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+
+
+@pytest.mark.parametrize("path", ["/reviews/2147483648", "/reviews/2147483648/steps/mapping",
+                                  "/teams/99999999999999999999", "/reviews/1/candidates/2147483648/remove"])
+def test_an_id_beyond_the_databases_integers_is_a_404(app, world, login_as, path):
+    """Ids are INTEGER columns (32 bits on PostgreSQL, which refuses a larger number with an
+    error): a larger one in a URL names no row, before any query."""
+    c = login_as(world.users["facilitator"])
+    method = c.post if path.endswith("/remove") else c.get
+    assert method(path).status_code == 404
+
+
+def test_a_socket_event_naming_an_id_beyond_the_databases_integers_is_refused(app, world, login_as,
+                                                                               socket_client):
+    c = login_as(world.users["member"])
+    sc = socket_client(c, world.review.id)
+    assert sc.is_connected()
+    ack = sc.emit("heartbeat", {"review_id": 2**31}, callback=True)
+    assert ack["ok"] is False and ack["status"] == 404
