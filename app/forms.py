@@ -6,7 +6,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from flask_wtf import FlaskForm
+from wtforms import IntegerField
+from wtforms.validators import DataRequired, NumberRange
 
+from app.models.base import MAX_ID
 from app.services.errors import Invalid
 
 T = TypeVar("T")
@@ -21,6 +24,15 @@ class PrefixedForm(FlaskForm):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("prefix", self.prefix_name)
         super().__init__(*args, **kwargs)
+
+
+class IdField(IntegerField):
+    """A row's id sent by a form: a whole number the database's ids can hold (MAX_ID), else
+    the form says there is no such item (a larger one used to reach the database: a 500)."""
+
+    def __init__(self, label=None, validators=None, **kwargs) -> None:
+        checks = [DataRequired(), NumberRange(1, MAX_ID, "There is no such item."), *(validators or ())]
+        super().__init__(label, checks, **kwargs)
 
 
 class EmptyForm(FlaskForm):

@@ -65,6 +65,32 @@ def built_app(tmp_path, monkeypatch, **overrides):
         db.engine.dispose()
 
 
+# The databases a module can run its tests on: ``app_on(kind, ...)`` in its own ``app`` fixture.
+DATABASES = ["memory", "file", "postgres"]
+
+
+def app_on(kind: str, tmp_path, monkeypatch):
+    """Yield the app on in-memory SQLite (one connection, shared), an SQLite file (a pool) or a
+    fresh PostgreSQL database (skipped without a server, except under CI)."""
+    from app.config import normalise_database_url
+    from tests.services import fresh_postgres_database
+
+    drop = None
+    if kind == "memory":
+        overrides = {}
+    elif kind == "file":
+        overrides = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'tradeoff.sqlite3'}"}
+    else:
+        url, drop = fresh_postgres_database()
+        overrides = {"SQLALCHEMY_DATABASE_URI": normalise_database_url(url)}
+    try:
+        with built_app(tmp_path, monkeypatch, **overrides) as app:
+            yield app
+    finally:
+        if drop:
+            drop()
+
+
 @pytest.fixture
 def app(tmp_path, monkeypatch):
     with built_app(tmp_path, monkeypatch) as app:

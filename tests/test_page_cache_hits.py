@@ -13,35 +13,20 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from app.config import normalise_database_url
 from app.extensions import db
 from app.models import LoginSession, Membership, NotificationKind, Step
 from app.models.base import utcnow
 from app.rendering import page_cache
 from app.services import accounts, notifications, teams
 from tests import factories
-from tests.conftest import built_app
-from tests.services import fresh_postgres_database
+from tests.conftest import DATABASES, app_on
 
 TOKEN = re.compile(r"I[jm][\w-]{20,}\.[\w-]+\.[\w-]+")
 
 
-@pytest.fixture(params=["memory", "file", "postgres"])
+@pytest.fixture(params=DATABASES)
 def app(request, tmp_path, monkeypatch):
-    drop = None
-    if request.param == "memory":
-        overrides = {}
-    elif request.param == "file":
-        overrides = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'pages.sqlite3'}"}
-    else:
-        url, drop = fresh_postgres_database()
-        overrides = {"SQLALCHEMY_DATABASE_URI": normalise_database_url(url)}
-    try:
-        with built_app(tmp_path, monkeypatch, **overrides) as app:
-            yield app
-    finally:
-        if drop:
-            drop()
+    yield from app_on(request.param, tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -191,22 +176,3 @@ def test_a_page_from_a_session_without_a_csrf_secret_gets_the_etag_of_its_new_se
     assert first.status_code == 200
     again = c.get(path, headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304
-
-
-@pytest.mark.parametrize("path", ["/reviews/2147483648", "/reviews/2147483648/steps/mapping",
-                                  "/teams/99999999999999999999", "/reviews/1/candidates/2147483648/remove"])
-def test_an_id_beyond_the_databases_integers_is_a_404(app, world, login_as, path):
-    """Ids are INTEGER columns (32 bits on PostgreSQL, which refuses a larger number with an
-    error): a larger one in a URL names no row, before any query."""
-    c = login_as(world.users["facilitator"])
-    method = c.post if path.endswith("/remove") else c.get
-    assert method(path).status_code == 404
-
-
-def test_a_socket_event_naming_an_id_beyond_the_databases_integers_is_refused(app, world, login_as,
-                                                                               socket_client):
-    c = login_as(world.users["member"])
-    sc = socket_client(c, world.review.id)
-    assert sc.is_connected()
-    ack = sc.emit("heartbeat", {"review_id": 2**31}, callback=True)
-    assert ack["ok"] is False and ack["status"] == 404

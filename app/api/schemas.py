@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, WithJsonSchema, field_validator
 
+from app.models.base import MAX_ID
+
 Binary = Annotated[Any, WithJsonSchema({"type": "string", "format": "binary"})]
 
 
@@ -29,7 +31,7 @@ class TeamOut(BaseModel):
 
 
 class ReviewIn(BaseModel):
-    team_id: int = Field(description="A team in which you are facilitator or owner.")
+    team_id: int = Field(ge=1, le=MAX_ID, description="A team in which you are facilitator or owner.")
     title: str = Field(min_length=1, max_length=120)
     template: Literal["python-web-framework", "blank"] = Field(
         "python-web-framework", description="python-web-framework preloads Django, Flask and "

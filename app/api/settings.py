@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import StringField
+from wtforms.validators import Length
 
 from app.access import access
 from app.api import tokens_bp as bp
-from app.forms import attempt, form_status
+from app.forms import IdField, attempt, form_status
 from app.rendering import render
 from app.services import tokens
 
@@ -22,7 +22,7 @@ class TokenForm(FlaskForm):
 
 
 class RevokeForm(FlaskForm):
-    token_id = IntegerField(validators=[DataRequired()])
+    token_id = IdField()
 
 
 def render_tokens(*, form=None, new_token=None, status=200, problem=None):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, MultipleFileField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import MultipleFileField, SelectField, StringField, TextAreaField
+from wtforms.validators import Length
 
-from app.forms import PrefixedForm
+from app.forms import IdField, PrefixedForm
 from app.parsers import FORMATS
 from app.services.benchmarks import IncomingFile, RunDetails
 
@@ -66,6 +66,6 @@ class PlanForm(PrefixedForm):
 
 
 class KnockoutForm(FlaskForm):
-    candidate_id = IntegerField(validators=[DataRequired()])
-    constraint_id = IntegerField(validators=[DataRequired()])
-    run_id = IntegerField(validators=[DataRequired()])
+    candidate_id = IdField()
+    constraint_id = IdField()
+    run_id = IdField()

@@ -1,8 +1,8 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from app.forms import PrefixedForm
+from app.forms import IdField, PrefixedForm
 from app.models import ConstraintKind, Priority
 from app.models.constraints import AUTH_OPTIONS, DEPLOYMENT_OPTIONS, RELATIONSHIPS
 from app.reviews.forms import CheckboxList
@@ -53,7 +53,7 @@ class QuestionForm(PrefixedForm):
 
 class DisqualifyForm(PrefixedForm):
     prefix_name = "dq"
-    candidate_id = IntegerField("Candidate", validators=[DataRequired()])
+    candidate_id = IdField("Candidate")
     constraint_id = SelectField("Knock-out constraint", coerce=str, choices=[], validate_choice=False)
     reason = StringField("Reason", validators=[DataRequired(), Length(max=300)])
 
