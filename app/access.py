@@ -111,14 +111,17 @@ def load_scope(rule: Rule, kwargs: dict, user) -> Membership | None:
 # The page cache's check (see peek_viewer): the login, the review and the viewer's role in it in
 # one Core statement, with the unread count for whole pages. Built once.
 _users, _logins, _members, _reviews = (m.__table__ for m in (User, LoginSession, Membership, Review))
+# Labelled as PageViewer's fields.
 _VIEWER = db.select(
-    _users.c.id, _users.c.name, _users.c.email, _members.c.role, _reviews.c.id, _reviews.c.revision,
-    _reviews.c.updated_at, _reviews.c.current_step,
+    _users.c.id.label("user_id"), _users.c.name, _users.c.email, _members.c.role,
+    _reviews.c.id.label("review_id"), _reviews.c.revision, _reviews.c.updated_at.label("stamp"),
+    _reviews.c.current_step,
 ).select_from(_users).join(_logins, _logins.c.user_id == _users.c.id).join(
     _members, _members.c.user_id == _users.c.id).join(
     _reviews, and_(_reviews.c.team_id == _members.c.team_id, _reviews.c.id == bindparam("review_id"))).where(
     *accounts.LOGIN_IS_OPEN)
-_VIEWER_WITH_UNREAD = _VIEWER.add_columns(notifications.unread_of(_users.c.id).scalar_subquery())
+_VIEWER_WITH_UNREAD = _VIEWER.add_columns(
+    notifications.unread_of(_users.c.id).scalar_subquery().label("unread"))
 
 
 def peek_viewer(rule: Rule, review_id, *, unread: bool) -> PageViewer | None:
@@ -141,9 +144,9 @@ def peek_viewer(rule: Rule, review_id, *, unread: bool) -> PageViewer | None:
     else:  # a connection of its own: no ORM session to begin and end for a page served from cache
         with engine.connect() as connection:
             row = connection.execute(statement, values).first()
-    if row is None or not rule.allows(Role(row[3])):
+    if row is None or not rule.allows(Role(row.role)):
         return None
-    return PageViewer(*row[:8], unread=row[8] if unread else None)
+    return PageViewer(**row._mapping)
 
 
 def bearer_token() -> str | None:
